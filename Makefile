@@ -1,0 +1,79 @@
+# homelab.immich — developer entry points.  `make test` runs every check CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export PODMAN_IGNORE_CGROUPSV1_WARNING := 1
+SCENARIOS ?=
+
+.PHONY: test venv host image lint sanity unit integration molecule argspecs docs changelog demo demo-down lock clean
+
+## test: everything CI runs (venv, host packages, test image, lint, unit, integration, sanity, molecule)
+test: venv host image lint argspecs unit integration sanity molecule
+
+## venv: .venv from the pinned requirements.lock, and this checkout linked as homelab.immich
+venv: $(VENV)/.stamp .collections/ansible_collections/homelab/immich
+
+$(VENV)/.stamp: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/pip check
+	touch $@
+
+.collections/ansible_collections/homelab/immich:
+	mkdir -p .collections/ansible_collections/homelab
+	ln -sfn ../../.. $@
+
+## lock: regenerate requirements.lock from requirements.txt
+lock:
+	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
+	build/lockvenv/bin/pip install -q -r requirements.txt
+	build/lockvenv/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock
+
+## host: podman, runc, mmdebstrap and podman defaults for this machine (needs root)
+host:
+	ci/host-setup.sh
+
+## image: the Debian trixie systemd test image (rebuilt only when its recipe changes)
+image: host
+	ci/build-test-image.sh
+
+## lint: yamllint, ruff, ansible-lint (production profile)
+lint: venv
+	yamllint -s .
+	ruff check .
+	ruff format --check .
+	ansible-lint --offline -q
+
+## argspecs: every role's meta/argument_specs.yml matches its defaults, and role READMEs are current
+argspecs: venv
+	$(BIN)/python tools/role_docs.py --check
+
+## docs: regenerate the variable tables in roles/*/README.md from the argument specs
+docs: venv
+	$(BIN)/python tools/role_docs.py --write
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: venv
+	$(BIN)/pytest -q tests/integration
+
+## sanity: ansible-test sanity on a copy of the collection under build/ansible_collections
+sanity: venv
+	mkdir -p build/ansible_collections/homelab
+	rsync -a --delete --exclude-from=ci/sanity-exclude ./ build/ansible_collections/homelab/immich/
+	cd build/ansible_collections/homelab/immich && ansible-test sanity --python 3.11 --color no $(SANITY_ARGS)
+
+## molecule: every scenario (or SCENARIOS="a b"), each with idempotence and a check-mode pass
+molecule: venv image
+	ci/run-scenarios.sh $(SCENARIOS)
+
+changelog: venv
+	antsibull-changelog lint
+
+clean:
+	rm -rf build .collections .pytest_cache .ruff_cache

@@ -4,12 +4,12 @@
 import re
 import sys
 
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+RECAP = re.compile(r"(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 def main(path: str) -> int:
     text = re.sub(r"\x1b\[[0-9;]*m", "", open(path, encoding="utf-8", errors="replace").read())
-    hosts = [m.groups() for m in map(RECAP.match, text.splitlines()) if m]
+    hosts = [m.groups() for m in map(RECAP.search, text.splitlines()) if m]
     if not hosts:
         print(f"{path}: no PLAY RECAP found")
         return 1

@@ -203,3 +203,12 @@ def test_admin_check_mode_on_fresh_server_sends_only_reads():
     result = immich_admin.run(FakeModule(dict(ADMIN_PARAMS), check_mode=True), api(transport, api_key=None))
     assert result["changed"] is True and "secret" not in result
     assert [c[0] for c in calls(transport)] == ["GET", "GET"]
+
+
+def test_admin_deletes_duplicate_keys_of_the_name():
+    other = dict(KEY, id="k9")
+    transport = Transport(PING, (200, {"isInitialized": True}), LOGIN, (200, [KEY, other]), (204, None), LOGOUT)
+    result = immich_admin.run(FakeModule(dict(ADMIN_PARAMS)), api(transport, api_key=None))
+    assert calls(transport)[4] == ("DELETE", "/api/api-keys/k9", None)
+    assert result["changed"] is True and result["api_keys_deleted"] == 1
+    assert result["api_key_action"] == "unchanged" and "secret" not in result

@@ -6,10 +6,11 @@ virtual environments of `ansible-test sanity --venv`; that host is not reachable
 script is cached: it installs pip with ensurepip, then the requested packages from PyPI.
 """
 
-import ensurepip
 import subprocess
 import sys
 
-ensurepip.bootstrap(upgrade=True)
+# ensurepip in its own process: in-process it drops PIP_* variables and the pip config (with it
+# the CA bundle a proxy may need) from this process's environment.
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args]))

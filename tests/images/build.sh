@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Builds local test images from tests/images/NAME/Containerfile, FROM localhost/molecule-trixie.
 #   tests/images/build.sh NAME [NAME ...]
 # The build context is tests/images/NAME plus the repository paths listed (one per line) in

@@ -67,7 +67,7 @@ class Worker:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
@@ -82,7 +82,9 @@ def free_port():
 
 
 def haproxy_config(workers, port):
-    backends = [{"name": "worker%d" % i, "host": "127.0.0.1", "port": w.port, "capacity": 1} for i, w in enumerate(workers)]
+    backends = [
+        {"name": f"worker{i}", "host": "127.0.0.1", "port": w.port, "capacity": 1} for i, w in enumerate(workers)
+    ]
     params = {
         "ansible_managed": "rendered by bench/ml_throughput.py",
         "ml_balancer_maxconn": 256,
@@ -123,13 +125,13 @@ def haproxy_config(workers, port):
             "    option redispatch 1",
             "    default-server inter 1s fall 2 rise 1",
             "frontend immich_ml",
-            "    bind 127.0.0.1:%d" % port,
+            f"    bind 127.0.0.1:{port}",
             "    default_backend immich_ml_workers",
             "backend immich_ml_workers",
             "    balance leastconn",
             "    option httpchk GET /ping",
             "    http-check expect string pong",
-        ] + ["    server %s 127.0.0.1:%d check weight 1" % (b["name"], b["port"]) for b in backends]
+        ] + [f"    server {b['name']} 127.0.0.1:{b['port']} check weight 1" for b in backends]
         text = "\n".join(lines) + "\n"
         source = "built-in equivalent (jinja2 not found)"
     if os.geteuid() != 0:  # `user haproxy` needs root
@@ -141,11 +143,13 @@ class HAProxy:
     def __init__(self, workers, tmpdir):
         self.port = free_port()
         text, self.source = haproxy_config(workers, self.port)
-        cfg = Path(tmpdir) / ("haproxy-%d.cfg" % len(workers))
+        cfg = Path(tmpdir) / f"haproxy-{len(workers)}.cfg"
         cfg.write_text(text)
         subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], check=True)
-        self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -153,7 +157,7 @@ class HAProxy:
                     return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("haproxy did not come up: %s" % self.proc.stderr.read(2000))
+        raise RuntimeError(f"haproxy did not come up: {self.proc.stderr.read(2000)!r}")
 
     def stop(self):
         self.proc.terminate()
@@ -255,7 +259,7 @@ def main():
     source = None
     with tempfile.TemporaryDirectory(prefix="ml-bench-") as tmp:
         for n in range(1, args.workers + 1):
-            workers = [Worker("worker%d" % i, args.latency) for i in range(n)]
+            workers = [Worker(f"worker{i}", args.latency) for i in range(n)]
             proxy = HAProxy(workers, tmp)
             source = proxy.source
             failover = FailoverList([w.url for w in workers])
@@ -269,16 +273,20 @@ def main():
                     w.stop()
             results[n] = (bal, fo, bal_err + fo_err)
 
-    print("ML throughput: %d concurrent clients, %.0f ms per request per worker, %.0f s per measurement"
-          % (args.clients, args.latency * 1000, args.duration))
-    print("HAProxy configuration: %s" % source)
-    print("%-8s %16s %16s %8s" % ("workers", "balancer req/s", "failover req/s", "errors"))
+    print(
+        f"ML throughput: {args.clients} concurrent clients, {args.latency * 1000:.0f} ms per request per worker, "
+        f"{args.duration:.0f} s per measurement"
+    )
+    print(f"HAProxy configuration: {source}")
+    print(f"{'workers':<8} {'balancer req/s':>16} {'failover req/s':>16} {'errors':>8}")
     for n, (bal, fo, err) in results.items():
-        print("%-8d %16.1f %16.1f %8d" % (n, bal, fo, err))
+        print(f"{n:<8d} {bal:16.1f} {fo:16.1f} {err:8d}")
     base_bal, base_fo = results[1][0], results[1][1]
     for n in list(results)[1:]:
-        print("throughput(%d workers)/throughput(1 worker): balancer %.2fx, failover list %.2fx"
-              % (n, results[n][0] / base_bal, results[n][1] / base_fo))
+        print(
+            f"throughput({n} workers)/throughput(1 worker): balancer {results[n][0] / base_bal:.2f}x, "
+            f"failover list {results[n][1] / base_fo:.2f}x"
+        )
     return 1 if any(r[2] for r in results.values()) else 0
 
 

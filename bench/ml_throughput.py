@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """ML throughput: HAProxy (the ml_balancer role's configuration) vs Immich's failover URL list.
 
 Starts N = 1, 2, 3 simulated ML workers on loopback (equal fixed latency, one request at a
@@ -14,7 +13,7 @@ itself. Needs `haproxy` on PATH (Debian/Ubuntu: apt-get install haproxy) and, to
 role's template, jinja2 (in the project's .venv); without jinja2 it uses an equivalent built-in
 configuration and says so.
 
-    .venv/bin/python bench/ml_throughput.py [--latency 0.04] [--clients 8] [--duration 4]
+    python3 bench/ml_throughput.py   # or .venv/bin/python (jinja2) [--latency 0.04] [--clients 8] [--duration 4]
 """
 
 import argparse

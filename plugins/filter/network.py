@@ -153,6 +153,43 @@ def mesh_addresses(hosts, hostvars):
     return _dedupe(out)
 
 
+def merge_port_rules(rules):
+    """Merge firewall rules per (port, proto) and split their sources by IP family.
+
+    Input: [{name, port, proto (tcp), sources: [addr|cidr], containers: bool}].
+    Output, sorted by port: [{port: int, proto, names: [..], v4: [..], v6: [..], containers: bool}].
+    """
+    merged = {}
+    for rule in rules or []:
+        try:
+            port = int(rule["port"])
+        except (KeyError, TypeError, ValueError):
+            raise AnsibleFilterError("merge_port_rules: rule %r has no valid port" % (rule,)) from None
+        if not 0 < port < 65536:
+            raise AnsibleFilterError("merge_port_rules: port %d out of range" % port)
+        proto = str(rule.get("proto") or "tcp")
+        if proto not in ("tcp", "udp"):
+            raise AnsibleFilterError("merge_port_rules: proto must be tcp or udp, got %r" % proto)
+        entry = merged.setdefault((port, proto), {"names": [], "sources": [], "containers": False})
+        if rule.get("name"):
+            entry["names"].append(str(rule["name"]))
+        entry["sources"].extend(rule.get("sources") or [])
+        entry["containers"] = entry["containers"] or bool(rule.get("containers"))
+    out = []
+    for (port, proto), entry in sorted(merged.items()):
+        out.append(
+            {
+                "port": port,
+                "proto": proto,
+                "names": _dedupe(entry["names"]),
+                "v4": ip_family(entry["sources"], 4),
+                "v6": ip_family(entry["sources"], 6),
+                "containers": entry["containers"],
+            }
+        )
+    return out
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -163,4 +200,5 @@ class FilterModule(object):
             "ip_in_networks": ip_in_networks,
             "ip_family": ip_family,
             "mesh_addresses": mesh_addresses,
+            "merge_port_rules": merge_port_rules,
         }

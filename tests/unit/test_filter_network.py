@@ -95,3 +95,32 @@ def test_mesh_addresses():
 def test_filter_map():
     names = set(network.FilterModule().filters())
     assert {"ml_urls", "ml_weights", "ip_family", "mesh_addresses", "is_ip"} <= names
+
+
+def test_merge_port_rules():
+    rules = [
+        {"name": "ml_fallback", "port": "3003", "sources": ["10.0.0.3"], "containers": True},
+        {"name": "ml", "port": 3003, "proto": "tcp", "sources": ["10.0.0.1", "10.0.0.3", "fd00::1"]},
+        {"name": "postgres", "port": 5432, "sources": []},
+    ]
+    assert network.merge_port_rules(rules) == [
+        {
+            "port": 3003,
+            "proto": "tcp",
+            "names": ["ml_fallback", "ml"],
+            "v4": ["10.0.0.3", "10.0.0.1"],
+            "v6": ["fd00::1"],
+            "containers": True,
+        },
+        {"port": 5432, "proto": "tcp", "names": ["postgres"], "v4": [], "v6": [], "containers": False},
+    ]
+    assert network.merge_port_rules([]) == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"name": "x"}, {"port": 70000}, {"port": 1, "proto": "icmp"}, {"port": 1, "sources": ["bad"]}],
+)
+def test_merge_port_rules_errors(rule):
+    with pytest.raises(AnsibleFilterError):
+        network.merge_port_rules([rule])

@@ -18,9 +18,10 @@ description:
     file or a vault).
 version_added: 0.1.0
 author:
-  - homelab.immich contributors
+  - homelab.immich contributors (@homelab-immich)
 extends_documentation_fragment:
   - homelab.immich.immich
+  - ansible.builtin.action_common_attributes
 options:
   api_key:
     type: str
@@ -66,6 +67,9 @@ options:
     type: bool
     default: false
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     details: Reports whether the admin or the key would be created, updated or rotated; changes
@@ -256,6 +260,7 @@ def main():
         api_key_permissions={
             "type": "list",
             "elements": "str",
+            "no_log": False,
             "default": [
                 "systemConfig.read",
                 "systemConfig.update",

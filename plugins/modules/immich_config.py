@@ -17,9 +17,10 @@ description:
     sent, so a typo fails instead of being silently dropped by the server.
 version_added: 0.1.0
 author:
-  - homelab.immich contributors
+  - homelab.immich contributors (@homelab-immich)
 extends_documentation_fragment:
   - homelab.immich.immich
+  - ansible.builtin.action_common_attributes
 options:
   api_key:
     description:
@@ -34,6 +35,9 @@ options:
     type: dict
     required: true
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     details: Reads the configuration and reports what would change; sends no C(PUT).

@@ -15,9 +15,10 @@ description:
     C(PUT /api/jobs/{name}) with the command C(start), which Immich v3.1 still serves.
 version_added: 0.1.0
 author:
-  - homelab.immich contributors
+  - homelab.immich contributors (@homelab-immich)
 extends_documentation_fragment:
   - homelab.immich.immich
+  - ansible.builtin.action_common_attributes
 options:
   api_key:
     description:
@@ -64,6 +65,9 @@ options:
     type: bool
     default: false
 attributes:
+  platform:
+    support: full
+    platforms: posix
   check_mode:
     support: full
     details: Reads the queue and reports what the command would change; sends no C(PUT).

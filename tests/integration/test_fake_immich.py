@@ -37,6 +37,20 @@ def test_openapi_nullable_and_enums_are_enforced():
 def test_every_answer_of_the_fake_matches_its_response_schema(fake_immich):
     """The double's answers are held to the same document as the modules' requests."""
     api = OpenAPI()
+    status, user = fake_immich.call("POST", "/auth/admin-sign-up", EXAMPLE_ADMIN)
+    assert status == 201 and api.errors("UserAdminResponseDto", user) == []
+    credentials = {k: EXAMPLE_ADMIN[k] for k in ("email", "password")}
+    status, login = fake_immich.call("POST", "/auth/login", credentials)
+    assert status == 201 and api.errors("LoginResponseDto", login) == []
+    bearer = {"Authorization": "Bearer " + login["accessToken"]}
+    status, created = fake_immich.call("POST", "/api-keys", {"name": "k", "permissions": ["all"]}, bearer)
+    assert status == 201 and api.errors("ApiKeyCreateResponseDto", created) == []
+    status, queues = fake_immich.call("GET", "/queues", headers=bearer)
+    assert status == 200 and all(api.errors("QueueResponseDto", q) == [] for q in queues)
+    status, legacy = fake_immich.call("PUT", "/jobs/ocr", {"command": "start", "force": False}, bearer)
+    assert status == 200 and api.errors("QueueResponseLegacyDto", legacy) == []
+    status, logout = fake_immich.call("POST", "/auth/logout", headers=bearer)
+    assert status == 200 and api.errors("LogoutResponseDto", logout) == []
     key = fake_immich.bootstrap()
     headers = {"x-api-key": key}
     for path, schema in [

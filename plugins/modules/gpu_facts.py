@@ -25,7 +25,7 @@ description:
     an NVIDIA GPU without a bound driver sets C(driver_needed=nvidia) and the backend stays C(cpu)."
   - Changes nothing on the host.
 author:
-  - homelab.immich developers
+  - homelab.immich developers (@homelab)
 options:
   root:
     description:
@@ -48,10 +48,13 @@ options:
     default: lspci
 attributes:
   check_mode:
+    description: Can run in check_mode and return the same facts; it never changes anything.
     support: full
   diff_mode:
+    description: Returns no diff; nothing changes.
     support: none
   facts:
+    description: Sets the fact C(immich_gpu).
     support: full
 notes:
   - nvidia-smi lists the GPUs bound to the driver in PCI bus order; its rows are matched to the PCI devices bound

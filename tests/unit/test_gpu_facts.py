@@ -333,7 +333,9 @@ def test_module_on_fixture(monkeypatch, capsys):
 def test_module_on_this_host_is_fast(monkeypatch, capsys):
     start = time.time()
     result = run_module(monkeypatch, capsys, {})
-    assert time.time() - start < 1.0
+    elapsed = time.time() - start
+    if not result["ansible_facts"]["immich_gpu"]["gpus"]:
+        assert elapsed < 1.0  # the promise holds for hosts without a GPU (no commands run)
     rec = result["ansible_facts"]["immich_gpu"]["recommendation"]
     assert rec["ml_backend"] in g.BACKEND_SUFFIX
     assert rec["reason"]

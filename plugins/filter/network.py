@@ -6,10 +6,6 @@ Pure functions (stdlib ``ipaddress`` only), so they run on the controller and ar
 in tests/unit/test_filter_network.py.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible.errors import AnsibleFilterError
@@ -72,7 +68,7 @@ def ml_weights(capacities):
         raise AnsibleFilterError("ml_weights: expects a list or a dict of capacities")
     top = max(values) if values else 1
     if top > HAPROXY_MAX_WEIGHT:
-        values = [max(1, int(round(v * HAPROXY_MAX_WEIGHT / float(top)))) for v in values]
+        values = [max(1, round(v * HAPROXY_MAX_WEIGHT / float(top))) for v in values]
     if keys is None:
         return values
     return dict(zip(keys, values))
@@ -190,7 +186,7 @@ def merge_port_rules(rules):
     return out
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {
             "ml_urls": ml_urls,

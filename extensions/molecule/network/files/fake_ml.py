@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """fake_ml: stands in for immich-machine-learning in the network scenario.
 
 GET /ping -> "pong"; POST /predict -> sleeps --latency seconds (at most --capacity requests at

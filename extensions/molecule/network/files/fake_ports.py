@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """fake_ports: accepts TCP connections on the given ports and closes them, so that in the test a
 refused connection (nothing listens) and a filtered one (the firewall drops it) differ."""
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """ml_probe URL COUNT CONCURRENCY: POSTs COUNT requests to URL/predict and prints which worker
 answered each, as JSON {"counts": {worker: n}, "errors": n}."""
 

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """fake_tailscale: a test double of the `tailscale` CLI for Molecule (pkgs.tailscale.com and the
 Tailscale control plane are not reachable in the test network).
 
@@ -99,14 +98,13 @@ def parse_flags(argv):
     it = iter(argv)
     for arg in it:
         if not arg.startswith("--"):
-            die("unexpected argument %r" % arg, 2)
+            die(f"unexpected argument {arg!r}", 2)
         name, eq, value = arg.partition("=")
         if name not in UP_FLAGS:
-            die("flag provided but not defined: %s" % name, 2)
+            die(f"flag provided but not defined: {name}", 2)
         if not eq:
-            value = "true" if name in ("--reset", "--accept-routes", "--ssh", "--shields-up", "--force-reauth") else None
-            if value is None:
-                value = next(it, "")
+            boolean = name in ("--reset", "--accept-routes", "--ssh", "--shields-up", "--force-reauth")
+            value = "true" if boolean else next(it, "")
         flags[name] = value
     return flags
 
@@ -132,7 +130,7 @@ def main(argv):
             "TailscaleIPs": [tailnet_ip()] if running else [],
             "Self": {
                 "HostName": state["prefs"].get("--hostname", socket.gethostname()),
-                "DNSName": "%s.tail-fake.ts.net." % state["prefs"].get("--hostname", socket.gethostname()),
+                "DNSName": "{}.tail-fake.ts.net.".format(state["prefs"].get("--hostname", socket.gethostname())),
                 "TailscaleIPs": [tailnet_ip()] if running else [],
                 "Online": running,
                 "Tags": [t for t in state["prefs"].get("--advertise-tags", "").split(",") if t],
@@ -142,10 +140,10 @@ def main(argv):
         if "--json" in rest:
             print(json.dumps(doc, indent=2))
         else:
-            print("%s  %s  fake  linux  -" % (tailnet_ip() if running else "-", doc["Self"]["HostName"]))
+            print("{}  {}  fake  linux  -".format(tailnet_ip() if running else "-", doc["Self"]["HostName"]))
     elif cmd == "ip":
         if state["backend"] != "Running":
-            die("no current Tailscale IPs; state: %s" % state["backend"])
+            die("no current Tailscale IPs; state: {}".format(state["backend"]))
         if "-6" in rest:
             print("fd7a:115c:a1e0::1")
         else:
@@ -154,7 +152,7 @@ def main(argv):
         flags = parse_flags(rest)
         if state["backend"] == "NeedsLogin" and not flags.get("--authkey", flags.get("--auth-key")):
             die("To authenticate, visit: https://login.tailscale.com/a/fake (no auth key given)")
-        prefs = {k: v for k, v in flags.items() if k not in SECRET_FLAGS + ("--reset", "--timeout")}
+        prefs = {k: v for k, v in flags.items() if k not in (*SECRET_FLAGS, "--reset", "--timeout")}
         if state["prefs"] and "--reset" not in flags and prefs != state["prefs"]:
             die("Error: changing settings via 'tailscale up' requires mentioning all non-default flags (use --reset)")
         state.update(backend="Running", prefs=prefs)
@@ -182,19 +180,19 @@ def main(argv):
                 elif arg in ("--bg", "--yes"):
                     continue
                 elif arg.startswith("--"):
-                    die("serve: unsupported flag %s in the fake" % arg, 2)
+                    die(f"serve: unsupported flag {arg} in the fake", 2)
                 else:
                     target = arg
             if not target:
                 die("serve: missing target", 2)
-            host = "%s.tail-fake.ts.net" % state["prefs"].get("--hostname", socket.gethostname())
+            host = "{}.tail-fake.ts.net".format(state["prefs"].get("--hostname", socket.gethostname()))
             state["serve"] = {
                 "TCP": {port: {"HTTPS": True}},
-                "Web": {"%s:%s" % (host, port): {"Handlers": {"/": {"Proxy": target}}}},
+                "Web": {f"{host}:{port}": {"Handlers": {"/": {"Proxy": target}}}},
             }
             save_state(state)
     else:
-        die("unknown subcommand: %s" % cmd, 2)
+        die(f"unknown subcommand: {cmd}", 2)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ FAKE_MODE=ml: GET /ping -> pong; POST /predict logs the execution providers, as 
 
 import json
 import os
+import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,7 +38,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(401, {"message": "Invalid API key" if self.headers.get("x-api-key") else "Authentication required"})
         return False
 
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):
         if MODE == "ml":
             return self._send(200, "pong") if self.path == "/ping" else self._send(404, {"detail": "Not Found"})
         if self.path == "/api/server/ping":
@@ -49,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._authorized() and self._send(200, CONFIG)
         return self._send(404, {"message": "Not Found"})
 
-    def do_PUT(self):  # noqa: N802
+    def do_PUT(self):
         if self.path != "/api/system-config" or MODE != "server":
             return self._send(404, {"message": "Not Found"})
         if not self._authorized():
@@ -61,7 +62,7 @@ class Handler(BaseHTTPRequestHandler):
         CONFIG.update(body)
         return self._send(200, CONFIG)
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         if MODE == "ml" and self.path == "/predict":
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             print(f"Setting execution providers to {PROVIDERS}, in descending order of preference", flush=True)
@@ -73,6 +74,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1 has no default SIGTERM action
     if os.environ.get("FAKE_BROKEN") == "1":
         print(f"fake immich {VERSION}: broken release, exiting", flush=True)
         sys.exit(1)

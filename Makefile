@@ -62,11 +62,15 @@ unit: venv
 integration: venv
 	$(BIN)/pytest -q tests/integration
 
-## sanity: ansible-test sanity on a copy of the collection under build/ansible_collections
+## sanity: ansible-test sanity on a copy of the collection outside this git tree (ansible-test
+## would skip git-ignored paths); pip is bootstrapped from PyPI (ci/get_pip_shim.py)
+SANITY_DIR ?= /tmp/homelab-immich-sanity
+GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 sanity: venv
-	mkdir -p build/ansible_collections/homelab
-	rsync -a --delete --exclude-from=ci/sanity-exclude ./ build/ansible_collections/homelab/immich/
-	cd build/ansible_collections/homelab/immich && ansible-test sanity --python 3.11 --color no $(SANITY_ARGS)
+	test -f $(GET_PIP) || install -D -m 0644 ci/get_pip_shim.py $(GET_PIP)
+	mkdir -p $(SANITY_DIR)/ansible_collections/homelab/immich
+	rsync -a --delete --exclude-from=ci/sanity-exclude ./ $(SANITY_DIR)/ansible_collections/homelab/immich/
+	cd $(SANITY_DIR)/ansible_collections/homelab/immich && ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 ## molecule: every scenario (or SCENARIOS="a b"), each with idempotence and a check-mode pass
 molecule: venv image

@@ -31,6 +31,7 @@ for name in "$@"; do
     podman build -q --network host -t "$image:$tag" -f "$ctx/Containerfile" "$ctx"
   fi
   podman tag "$image:$tag" "$image:latest"
+  echo "$image:$tag"
   rm -rf "$ctx"
   trap - EXIT
 done

@@ -66,7 +66,7 @@ integration: venv
 sanity: venv
 	mkdir -p build/ansible_collections/homelab
 	rsync -a --delete --exclude-from=ci/sanity-exclude ./ build/ansible_collections/homelab/immich/
-	cd build/ansible_collections/homelab/immich && ansible-test sanity --python 3.11 --color no $(SANITY_ARGS)
+	cd build/ansible_collections/homelab/immich && ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 ## molecule: every scenario (or SCENARIOS="a b"), each with idempotence and a check-mode pass
 molecule: venv image

@@ -8,13 +8,14 @@ RECAP = re.compile(r"(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+
 
 
 def main(path: str) -> int:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", open(path, encoding="utf-8", errors="replace").read())
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", f.read())
     hosts = [m.groups() for m in map(RECAP.search, text.splitlines()) if m]
     if not hosts:
         print(f"{path}: no PLAY RECAP found")
         return 1
     bad = [h for h in hosts if int(h[2]) or int(h[3]) or int(h[4])]
-    for host, ok, changed, unreachable, failed in bad:
+    for host, _ok, changed, unreachable, failed in bad:
         print(f"check mode: {host} changed={changed} unreachable={unreachable} failed={failed}")
     if not bad:
         print(f"check mode: {len(hosts)} host(s), changed=0 everywhere")

@@ -125,7 +125,8 @@ def main():
     group.add_argument("--write", action="store_true")
     args = ap.parse_args()
     errors = []
-    roles = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
+    roles_dir = ROOT / "roles"
+    roles = sorted(p for p in roles_dir.iterdir() if p.is_dir()) if roles_dir.is_dir() else []
     for role_dir in roles:
         check_role(role_dir, errors, args.write)
     for e in errors:

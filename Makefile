@@ -75,5 +75,13 @@ molecule: venv image
 changelog: venv
 	antsibull-changelog lint
 
+## demo: the all-in-one scenario up on this machine; prints where Immich answers and the admin credentials
+demo: venv image
+	tests/demo/demo.sh up
+
+## demo-down: destroy the demo
+demo-down: venv
+	tests/demo/demo.sh down
+
 clean:
 	rm -rf build .collections .pytest_cache .ruff_cache

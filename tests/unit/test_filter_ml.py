@@ -1,0 +1,95 @@
+"""Unit tests for the ML sizing filter (plugins/filter/ml.py)."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.homelab.immich.plugins.filter.ml import FilterModule, ml_tuning
+
+
+def env(result):
+    return result["environment"]
+
+
+def test_filter_is_registered():
+    assert FilterModule().filters()["ml_tuning"] is ml_tuning
+
+
+def test_cpu_worker_four_cores():
+    r = ml_tuning(4, 8192)
+    assert env(r)["MACHINE_LEARNING_WORKERS"] == "1"
+    assert env(r)["MACHINE_LEARNING_REQUEST_THREADS"] == "2"
+    assert env(r)["MACHINE_LEARNING_MODEL_INTER_OP_THREADS"] == "1"
+    assert env(r)["MACHINE_LEARNING_MODEL_INTRA_OP_THREADS"] == "2"
+    assert env(r)["MACHINE_LEARNING_MODEL_TTL"] == "600"
+    assert r["capacity"] == 1
+
+
+def test_cpu_worker_many_cores_caps_threads():
+    r = ml_tuning(32, 65536)
+    assert env(r)["MACHINE_LEARNING_REQUEST_THREADS"] == "4"
+    assert env(r)["MACHINE_LEARNING_MODEL_INTRA_OP_THREADS"] == "8"
+    assert r["capacity"] == 8
+
+
+def test_single_core_small_memory():
+    r = ml_tuning(1, 1024)
+    assert env(r)["MACHINE_LEARNING_REQUEST_THREADS"] == "1"
+    assert env(r)["MACHINE_LEARNING_MODEL_INTRA_OP_THREADS"] == "1"
+    assert env(r)["MACHINE_LEARNING_MODEL_TTL"] == "60"
+    assert r["capacity"] == 1
+
+
+def test_fallback_uses_half_the_cores_and_unloads():
+    r = ml_tuning(8, 16384, role="fallback")
+    assert env(r)["MACHINE_LEARNING_REQUEST_THREADS"] == "2"
+    assert env(r)["MACHINE_LEARNING_MODEL_INTRA_OP_THREADS"] == "2"
+    assert env(r)["MACHINE_LEARNING_MODEL_TTL"] == "300"
+    assert r["capacity"] == 1
+
+
+def test_fallback_on_gpu_host_stays_cpu_sized():
+    r = ml_tuning(8, 16384, vram_mb=24576, backend="cuda", role="fallback")
+    assert r["workers"] == 1
+
+
+@pytest.mark.parametrize(
+    ("vram", "memory", "cores", "workers"),
+    [(8192, 32768, 16, 4), (4096, 32768, 16, 2), (24576, 4096, 16, 2), (24576, 32768, 2, 2), (0, 32768, 16, 1)],
+)
+def test_gpu_workers_bounded_by_vram_memory_cores(vram, memory, cores, workers):
+    r = ml_tuning(cores, memory, vram_mb=vram, backend="cuda")
+    assert r["workers"] == workers
+    assert env(r)["MACHINE_LEARNING_WORKERS"] == str(workers)
+    assert r["capacity"] == 2 * workers
+    assert env(r)["MACHINE_LEARNING_MODEL_TTL"] == "0"
+
+
+def test_preload_models():
+    e = env(ml_tuning(4, 8192, clip_model="ViT-B-16-SigLIP__webli", facial_model="antelopev2"))
+    assert e["MACHINE_LEARNING_PRELOAD__CLIP__TEXTUAL"] == "ViT-B-16-SigLIP__webli"
+    assert e["MACHINE_LEARNING_PRELOAD__CLIP__VISUAL"] == "ViT-B-16-SigLIP__webli"
+    assert e["MACHINE_LEARNING_PRELOAD__FACIAL_RECOGNITION__DETECTION"] == "antelopev2"
+    assert e["MACHINE_LEARNING_PRELOAD__FACIAL_RECOGNITION__RECOGNITION"] == "antelopev2"
+
+
+def test_no_preload():
+    e = env(ml_tuning(4, 8192, preload=False))
+    assert not any(k.startswith("MACHINE_LEARNING_PRELOAD") for k in e)
+
+
+def test_capacity_override_from_gpu_recommendation():
+    assert ml_tuning(4, 8192, capacity=3)["capacity"] == 3
+    assert ml_tuning(4, 8192, capacity="")["capacity"] == 1
+
+
+def test_values_are_strings_for_environment():
+    assert all(isinstance(v, str) for v in env(ml_tuning("4", "8192", "0", None)).values())
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((0, 1024), {}), (("x", 1024), {}), ((4, 1024), {"role": "server"}), ((4, 1024), {"vram_mb": -1})],
+)
+def test_bad_input(args, kwargs):
+    with pytest.raises(AnsibleFilterError):
+        ml_tuning(*args, **kwargs)

@@ -112,6 +112,13 @@ api_key:
   description: The API key (id, name, permissions, createdAt, updatedAt), never its secret.
   returned: success, except in check mode when the key does not exist yet
   type: dict
+api_keys_deleted:
+  description:
+    - How many keys named O(api_key_name) were deleted, by a rotation or because the name was
+      used more than once (the first key is kept).
+  returned: when the module could log in (always, except in check mode on a server without admin)
+  type: int
+  sample: 0
 api_key_action:
   description: What happened to the key.
   returned: always
@@ -209,8 +216,14 @@ def run(module, client):
         else:
             action = "unchanged"
         result["api_key_action"] = action
-        if action != "unchanged":
+        # one key per name: duplicates made outside the collection go (the first one is kept)
+        duplicates = keys[1:] if action in ("updated", "unchanged") else []
+        result["api_keys_deleted"] = len(keys) if action == "rotated" else len(duplicates)
+        if action != "unchanged" or duplicates:
             result["changed"] = True
+        if not module.check_mode:
+            for extra in duplicates:
+                client.delete("/api-keys/%s" % segment(extra["id"]))
         if module.check_mode or action == "unchanged":
             result["api_key"] = key
         elif action == "updated":

@@ -8,6 +8,7 @@ exits non-zero with a clear log line when not. Fake-only knobs: see README.md.
 
 import datetime
 import os
+import signal
 import socket
 import sys
 import threading
@@ -176,6 +177,8 @@ def ml_checks(fake):
 
 
 def main():
+    # PID 1 in a container ignores SIGTERM unless a handler is installed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log("Initializing Immich v3.1.0 (fake_immich test double)", "Fake:Bootstrap")
     if env("FAKE_IMMICH_SKIP_DEPENDENCY_CHECKS") != "1":
         check_dependencies()

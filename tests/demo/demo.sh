@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Brings the all-in-one Immich of the Molecule scenario `all_in_one` up on this machine (or down),
 # and prints where it answers and where the admin credentials are.
 #   tests/demo/demo.sh up     # create + prepare + converge (again: converge only)

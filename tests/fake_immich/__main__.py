@@ -23,7 +23,7 @@ PID = os.getpid()
 
 def log(message, context="Api"):
     stamp = datetime.datetime.now().strftime("%m/%d/%Y, %I:%M:%S %p")
-    level, _, text = message.partition(" ")
+    level, _sep, text = message.partition(" ")
     if level not in ("LOG", "WARN", "ERROR", "DEBUG", "VERBOSE"):
         level, text = "LOG", message
     if text.startswith("[") and "] " in text:

@@ -51,9 +51,9 @@ class FakeImmichHandle:
     def bootstrap(self, permissions=("all",)):
         """Create the admin and an API key over HTTP; return the key's secret."""
         self.call("POST", "/auth/admin-sign-up", ADMIN)
-        _, login = self.call("POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]})
+        _status, login = self.call("POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]})
         bearer = {"Authorization": "Bearer " + login["accessToken"]}
-        _, key = self.call("POST", "/api-keys", {"name": "test", "permissions": list(permissions)}, bearer)
+        _status, key = self.call("POST", "/api-keys", {"name": "test", "permissions": list(permissions)}, bearer)
         self.clear_requests()
         return key["secret"]
 

@@ -115,7 +115,7 @@ class RespServer(threading.Thread):
 
     def run(self):
         while True:
-            conn, _ = self.sock.accept()
+            conn, _addr = self.sock.accept()
             authed = False
             data = b""
             while True:

@@ -46,7 +46,7 @@ def test_admin_bootstrap_twice_second_unchanged(fake_immich, run_tasks):
     assert [k["name"] for k in state["apiKeys"]] == ["homelab.immich"]
     assert state["sessions"] == 0  # logged out again
     # the secret works for what the collection does
-    status, _ = fake_immich.call("GET", "/system-config", headers={"x-api-key": first["secret"]})
+    status, _body = fake_immich.call("GET", "/system-config", headers={"x-api-key": first["secret"]})
     assert status == 200
 
 
@@ -62,7 +62,7 @@ def test_admin_check_mode_creates_nothing(fake_immich, run_tasks):
     (result,) = run_tasks([admin_task(fake_immich.url)], check=True)
     assert result["changed"] is True
     assert "secret" not in result
-    assert all(method == "GET" for method, _ in calls(fake_immich))
+    assert all(method == "GET" for method, _path in calls(fake_immich))
     assert fake_immich.call("GET", "/_fake/state")[1]["users"] == []
 
 

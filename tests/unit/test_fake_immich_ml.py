@@ -66,7 +66,7 @@ def test_predict_faces_on_image(base):
             "recognition": {"modelName": "buffalo_l"},
         }
     }
-    status, body, _ = post(base, {"entries": (json.dumps(entries).encode(), None), "image": (b"\xff\xd8jpeg", "a.jpg")})
+    status, body, _headers = post(base, {"entries": (json.dumps(entries).encode(), None), "image": (b"\xff\xd8jpeg", "a.jpg")})
     assert status == 200
     face = body["facial-recognition"][0]
     assert set(face) == {"boundingBox", "embedding", "score"}
@@ -74,7 +74,7 @@ def test_predict_faces_on_image(base):
 
 
 def test_predict_rejects_bad_requests(base):
-    status, body, _ = post(base, {"text": (b"x", None)})
+    status, body, _headers = post(base, {"text": (b"x", None)})
     assert status == 422
     assert "entries" in body["detail"]
     entries = json.dumps({"clip": {"textual": {}}}).encode()

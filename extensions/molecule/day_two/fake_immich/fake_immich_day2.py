@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Test double of the Immich server and ML containers for the day_two scenario.
 
 FAKE_MODE=server: GET /api/server/ping, GET /api/server/version (from FAKE_IMMICH_VERSION),

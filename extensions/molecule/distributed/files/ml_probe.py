@@ -36,7 +36,7 @@ def predict(url, timeout=10):
 
 
 def spread(url, count, conc):
-    def one(_):
+    def one(_index):
         try:
             return predict(url)
         except Exception:

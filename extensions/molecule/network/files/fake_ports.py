@@ -15,8 +15,8 @@ def main():
         s.listen(16)
         sel.register(s, selectors.EVENT_READ)
     while True:
-        for key, _ in sel.select():
-            conn, _ = key.fileobj.accept()
+        for key, _mask in sel.select():
+            conn, _addr = key.fileobj.accept()
             conn.close()
 
 

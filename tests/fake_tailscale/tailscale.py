@@ -89,7 +89,9 @@ def tailnet_ip():
             return f.read().strip()
     except OSError:
         pass
-    out = subprocess.run(["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True, text=True, check=False).stdout.split()
+    out = subprocess.run(
+        ["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True, text=True, check=False
+    ).stdout.split()
     return out[out.index("src") + 1] if "src" in out else "100.64.0.1"
 
 

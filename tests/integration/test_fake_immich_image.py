@@ -94,7 +94,9 @@ def test_modules_run_on_the_target_python_in_the_image(container, tmp_path):
         ANSIBLE_CONFIG=str(tmp_path / "none.cfg"),
     )
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", name + ",", "-c", "containers.podman.podman"]
-    proc = subprocess.run([*cmd, str(playbook)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [*cmd, str(playbook)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     results = [t["hosts"][name] for t in json.loads(proc.stdout)["plays"][0]["tasks"]]
     assert proc.returncode == 0, results
     assert [r.get("changed") for r in results[:3]] == [True, True, True]

@@ -66,7 +66,9 @@ def test_predict_faces_on_image(base):
             "recognition": {"modelName": "buffalo_l"},
         }
     }
-    status, body, _headers = post(base, {"entries": (json.dumps(entries).encode(), None), "image": (b"\xff\xd8jpeg", "a.jpg")})
+    status, body, _headers = post(
+        base, {"entries": (json.dumps(entries).encode(), None), "image": (b"\xff\xd8jpeg", "a.jpg")}
+    )
     assert status == 200
     face = body["facial-recognition"][0]
     assert set(face) == {"boundingBox", "embedding", "score"}

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of localhost/test-immich-postgres, implementing the env contract of the official
 # image (docker-library/postgres as used by ghcr.io/immich-app/postgres).
 set -euo pipefail

@@ -46,6 +46,17 @@ def immich_argument_spec(**extra):
     return spec
 
 
+def client_from_module(module, use_api_key=True):
+    """An ImmichClient from a module's shared connection options (url, api_key, validate_certs, timeout)."""
+    params = module.params
+    return ImmichClient(
+        params["url"],
+        api_key=params.get("api_key") if use_api_key else None,
+        validate_certs=params["validate_certs"],
+        timeout=params["timeout"],
+    )
+
+
 def _path_text(path):
     if isinstance(path, (list, tuple)):
         return ".".join(str(p) for p in path)

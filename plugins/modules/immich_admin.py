@@ -141,7 +141,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.homelab.immich.plugins.module_utils.immich_api import (
     ImmichAPIError,
-    ImmichClient,
+    client_from_module,
     immich_argument_spec,
     segment,
 )
@@ -170,12 +170,7 @@ def caller_key_valid(module):
     """None when no api_key was given, else whether the server accepts it."""
     if not module.params["api_key"]:
         return None
-    probe = ImmichClient(
-        module.params["url"],
-        api_key=module.params["api_key"],
-        validate_certs=module.params["validate_certs"],
-        timeout=module.params["timeout"],
-    )
+    probe = client_from_module(module)
     try:
         probe.get("/api-keys/me")
     except ImmichAPIError as exc:
@@ -273,9 +268,7 @@ def main():
         rotate={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = ImmichClient(
-        module.params["url"], validate_certs=module.params["validate_certs"], timeout=module.params["timeout"]
-    )
+    client = client_from_module(module, use_api_key=False)
     try:
         result = run(module, client)
     except ImmichAPIError as exc:

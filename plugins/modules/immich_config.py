@@ -104,8 +104,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.homelab.immich.plugins.module_utils.immich_api import (
     ImmichAPIError,
-    ImmichClient,
     changed_paths,
+    client_from_module,
     deep_merge,
     immich_argument_spec,
     mask_secrets,
@@ -150,12 +150,7 @@ def main():
         settings={"type": "dict", "required": True},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = ImmichClient(
-        module.params["url"],
-        api_key=module.params["api_key"],
-        validate_certs=module.params["validate_certs"],
-        timeout=module.params["timeout"],
-    )
+    client = client_from_module(module)
     try:
         result = run(module, client)
     except ImmichAPIError as exc:

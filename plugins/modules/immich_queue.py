@@ -129,7 +129,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.homelab.immich.plugins.module_utils.immich_api import (
     ImmichAPIError,
-    ImmichClient,
+    client_from_module,
     immich_argument_spec,
     segment,
 )
@@ -209,12 +209,7 @@ def main():
         force={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = ImmichClient(
-        module.params["url"],
-        api_key=module.params["api_key"],
-        validate_certs=module.params["validate_certs"],
-        timeout=module.params["timeout"],
-    )
+    client = client_from_module(module)
     try:
         result = run(module, client)
     except ImmichAPIError as exc:

@@ -24,11 +24,12 @@ case "${1:-up}" in
 
 Immich (all in one, fake server image) is up in the test host '$host':
   inside the host:  http://127.0.0.1:2283   (podman exec $host curl -s http://127.0.0.1:2283/api/server/ping -> $pong)
-  mesh address:     http://$addr:2283       (published on the host's mesh/LAN address; the firewall admits mesh peers)
+  mesh address:     http://$addr:2283       (published on the test host's LAN address; its firewall admits only
+                    the addresses in firewall_immich_allowed, which this machine is not among)
   admin login:      admin@example.com
   admin password:   $secrets/immich_admin_password   (0600)
   API key:          $secrets/immich_api_key          (0600)
-  try:              curl -s -H "x-api-key: \$(cat $secrets/immich_api_key)" http://$addr:2283/api/system-config
+  try:              podman exec $host curl -s -H "x-api-key: \$(cat $secrets/immich_api_key)" http://127.0.0.1:2283/api/system-config
   shell:            podman exec -it $host bash     (systemctl status immich-server immich-ml postgresql)
   tear down:        make demo-down
 MSG

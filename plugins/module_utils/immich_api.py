@@ -283,6 +283,66 @@ def deep_merge(base, override):
     return merged
 
 
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _coerce_leaf(current, value, path):
+    """``value`` in the type of the server's ``current`` value; raises ValueError naming ``path``."""
+    where = ".".join(str(p) for p in path)
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError("%s: the server keeps a boolean here, got %r" % (where, value))
+    if isinstance(current, int) and not isinstance(value, bool):
+        if isinstance(value, int):
+            return value
+        try:
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value.strip())
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+        except ValueError:
+            pass
+        raise ValueError("%s: the server keeps an integer here, got %r" % (where, value))
+    if isinstance(current, float) and not isinstance(value, bool):
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError("%s: the server keeps a number here, got %r" % (where, value)) from None
+    if isinstance(current, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def coerce_types(base, override, prefix=()):
+    """A copy of ``override`` whose scalars take the types of the server's document ``base``.
+
+    The real server stores ``"false"`` as ``false`` (and numbers given as strings as numbers), so a
+    setting written from an inventory string would differ from what is read back on every run.
+    Values that cannot be converted raise ValueError with the setting's path.
+    """
+    out = {}
+    for key, value in override.items():
+        path = prefix + (key,)
+        current = base.get(key) if isinstance(base, dict) else None
+        if isinstance(value, dict):
+            out[key] = coerce_types(current if isinstance(current, dict) else {}, value, path)
+        elif isinstance(value, list) and isinstance(current, list) and current:
+            out[key] = [_coerce_leaf(current[0], v, path + (i,)) for i, v in enumerate(value)]
+        elif current is None or isinstance(value, list):
+            out[key] = copy.deepcopy(value)
+        else:
+            out[key] = _coerce_leaf(current, value, path)
+    return out
+
+
 def unknown_paths(base, override, prefix=()):
     """Paths of ``override`` that do not exist in ``base`` (settings the server does not have)."""
     found = []

@@ -31,7 +31,10 @@ options:
     description:
       - Partial system configuration, in the shape of the server's C(SystemConfigDto), for example
         a mapping with C(machineLearning.urls) and C(job.smartSearch.concurrency) (see the examples).
-      - Values are compared with their types (C(true) is not C(1)).
+      - Values are compared with their types (C(true) is not C(1)). Scalars are first converted to
+        the type the server keeps at that path, as the server itself would store them (C("false")
+        becomes C(false), C("5") becomes C(5)), so that an inventory string compares equal to what is
+        read back; a value that cannot be converted is refused with its path before anything is sent.
     type: dict
     required: true
 attributes:
@@ -106,6 +109,7 @@ from ansible_collections.homelab.immich.plugins.module_utils.immich_api import (
     ImmichAPIError,
     changed_paths,
     client_from_module,
+    coerce_types,
     deep_merge,
     immich_argument_spec,
     mask_secrets,
@@ -121,6 +125,10 @@ def run(module, client):
     unknown = unknown_paths(current, settings)
     if unknown:
         module.fail_json(msg="Settings the Immich server does not have: %s" % ", ".join(sorted(unknown)))
+    try:
+        settings = coerce_types(current, settings)
+    except ValueError as exc:
+        module.fail_json(msg="Setting with the wrong type: %s" % exc)
     wanted = deep_merge(current, settings)
     changes = changed_paths(current, wanted)
     masked = [

@@ -221,3 +221,21 @@ def test_unknown_paths():
 def test_mask_secrets():
     value = {"oauth": {"clientSecret": "s", "clientId": "id"}, "smtp": {"password": ""}}
     assert mask_secrets(value) == {"oauth": {"clientSecret": "********", "clientId": "id"}, "smtp": {"password": ""}}
+
+
+def test_coerce_types_follows_the_server_types():
+    from ansible_collections.homelab.immich.plugins.module_utils.immich_api import coerce_types
+
+    current = {"job": {"smartSearch": {"concurrency": 2}}, "newVersionCheck": {"enabled": True}, "m": {"urls": ["a"]}}
+    got = coerce_types(current, {"job": {"smartSearch": {"concurrency": "4"}}, "newVersionCheck": {"enabled": "false"}})
+    assert got == {"job": {"smartSearch": {"concurrency": 4}}, "newVersionCheck": {"enabled": False}}
+    assert coerce_types(current, {"m": {"urls": ["x", "y"]}}) == {"m": {"urls": ["x", "y"]}}
+
+
+def test_coerce_types_refuses_naming_the_path():
+    from ansible_collections.homelab.immich.plugins.module_utils.immich_api import coerce_types
+
+    with pytest.raises(ValueError, match=r"job\.smartSearch\.concurrency"):
+        coerce_types({"job": {"smartSearch": {"concurrency": 2}}}, {"job": {"smartSearch": {"concurrency": "many"}}})
+    with pytest.raises(ValueError, match=r"newVersionCheck\.enabled"):
+        coerce_types({"newVersionCheck": {"enabled": True}}, {"newVersionCheck": {"enabled": "maybe"}})

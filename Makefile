@@ -9,10 +9,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PODMAN_IGNORE_CGROUPSV1_WARNING := 1
 SCENARIOS ?=
 
-.PHONY: test venv host image lint sanity unit integration molecule argspecs docs changelog demo demo-down lock clean
+.PHONY: test venv host image images ml-unit lint sanity unit integration molecule argspecs docs changelog demo demo-down lock clean
 
 ## test: everything CI runs (venv, host packages, test image, lint, unit, integration, sanity, molecule)
-test: venv host image lint argspecs unit integration sanity molecule
+test: venv host image lint argspecs unit integration sanity images ml-unit molecule
 
 ## venv: .venv from the pinned requirements.lock, and this checkout linked as homelab.immich
 venv: $(VENV)/.stamp .collections/ansible_collections/homelab/immich
@@ -37,9 +37,11 @@ lock:
 host:
 	ci/host-setup.sh
 
-## image: the Debian trixie systemd test image (rebuilt only when its recipe changes)
+## image: the Debian trixie systemd test image, and the bookworm one that the ML test image
+## starts from (Python 3.11, as the official image); each rebuilt only when its recipe changes
 image: host
 	ci/build-test-image.sh
+	SUITE=bookworm ci/build-test-image.sh
 
 ## lint: yamllint, ruff, ansible-lint (production profile)
 lint: venv
@@ -58,6 +60,19 @@ docs: venv
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
+
+## images: the local test images of tests/images (the real Immich built from source among them),
+## each rebuilt only when the hash of its inputs changes, and published to the shared image store
+## that Molecule test hosts mount read-only (tests/images/publish.sh)
+TEST_IMAGES = $(notdir $(patsubst %/Containerfile,%,$(wildcard tests/images/*/Containerfile)))
+images: image
+	tests/images/build.sh $(TEST_IMAGES)
+	tests/images/publish.sh $(TEST_IMAGES)
+
+## ml-unit: the generated models load and answer through the real immich_ml, inside its image
+ml-unit: images
+	podman run --rm --no-healthcheck --network none -v $(CURDIR)/tests:/src/tests:ro --entrypoint python \
+	  localhost/immich-machine-learning:latest -m pytest -q --noconftest -p no:cacheprovider /src/tests/unit/test_fake_models.py
 
 integration: venv
 	$(BIN)/pytest -q tests/integration

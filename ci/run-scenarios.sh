@@ -21,9 +21,12 @@ fi
 logdir=build/molecule-logs
 rm -rf "$logdir" && mkdir -p "$logdir"
 
-# build every local test image once, before scenarios load them in parallel
+# build every local test image once and publish it to the shared image store that test hosts
+# mount read-only, before scenarios start in parallel
 mapfile -t images < <(for f in tests/images/*/Containerfile; do basename "$(dirname "$f")"; done)
-[ ${#images[@]} -eq 0 ] || tests/images/build.sh "${images[@]}" || exit 1
+if [ ${#images[@]} -gt 0 ]; then
+  tests/images/build.sh "${images[@]}" && tests/images/publish.sh "${images[@]}" || exit 1
+fi
 
 run_one() {
   local s=$1 log=$logdir/$1.log start=$SECONDS ok=1

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Builds local test images from tests/images/NAME/Containerfile, FROM localhost/molecule-trixie.
+# Builds local test images from tests/images/NAME/Containerfile, FROM localhost/molecule-trixie
+# (or another local base image, e.g. localhost/molecule-bookworm).
 #   tests/images/build.sh NAME [NAME ...]
 # The build context is tests/images/NAME plus the repository paths listed (one per line) in
 # tests/images/NAME/context, copied under the same relative paths. The tag is the hash of the
 # context and the base image id, so an image is rebuilt only when its inputs change; it is also
 # tagged :latest, which is what scenarios and role variables use.
+# Inputs from outside the repository (a source tarball, npm packages) are put into the context by
+# tests/images/NAME/fetch.sh, run only when the image is built; that script pins their versions
+# and checksums, so its own hash stands for them. The build machine's CA bundle is passed as the
+# build secret `ca` (RUN --mount=type=secret,id=ca), never stored in an image.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-base_id=$(podman image inspect --format '{{.Id}}' localhost/molecule-trixie:latest)
 for name in "$@"; do
   dir="$root/tests/images/$name"
   [ -f "$dir/Containerfile" ] || { echo "no $dir/Containerfile" >&2; exit 2; }
@@ -22,13 +26,20 @@ for name in "$@"; do
     done < "$dir/context"
   fi
   find "$ctx" -name __pycache__ -prune -exec rm -rf {} +
+  # the ids of the local base images (FROM localhost/...) are inputs too
+  base_id=$(sed -n 's/^FROM \(localhost\/[^ ]*\).*/\1/p' "$dir/Containerfile" | sort -u |
+    xargs -r podman image inspect --format '{{.Id}}')
   tag=$( (echo "$base_id"; cd "$ctx" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-12)
   image="localhost/$name"
   if podman image exists "$image:$tag"; then
     echo "image $image:$tag exists"
   else
     echo "building $image:$tag"
-    podman build -q --network host -t "$image:$tag" -f "$ctx/Containerfile" "$ctx"
+    start=$SECONDS
+    [ ! -x "$dir/fetch.sh" ] || "$dir/fetch.sh" "$ctx"
+    podman build -q --format docker --network host --secret "id=ca,src=${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" \
+      -t "$image:$tag" -f "$ctx/Containerfile" "$ctx"
+    echo "built $image:$tag in $((SECONDS - start)) s"
   fi
   podman tag "$image:$tag" "$image:latest"
   echo "$image:$tag"

@@ -1,24 +1,46 @@
-"""ml_probe: POSTs /predict requests (multipart, as the Immich server sends them) and reports which
-ML instance answered (the fake ML image's X-Fake-ML-Instance header). Python stdlib only.
+"""ml_probe: POSTs /predict requests (multipart, as the Immich server sends them) and tells which
+ML worker served them, from HAProxy's own statistics (the balancer's stats socket): what a user
+sees with `echo "show stat" | socat stdio /run/haproxy/admin.sock`. Python stdlib only.
 
 ml_probe.py spread URL COUNT CONCURRENCY
-    COUNT requests to URL/predict, CONCURRENCY at a time -> {"counts": {instance: n}, "errors": n}
+    COUNT requests to URL/predict, CONCURRENCY at a time
+    -> {"counts": {server: requests it served during the run}, "errors": n}
+ml_probe.py stats
+    -> {server: {"status": "UP"|"DOWN"|"DRAIN"|..., "served": total 2xx responses, "weight": w}}
 ml_probe.py failover URL [URL ...]
     one request, trying the URLs in order like the server walks machineLearning.urls
-    -> {"url": the URL that answered or null, "instance": ..., "tried": [[url, error], ...]}
+    -> {"url": the URL that answered or null, "tried": [[url, error], ...]}
 """
 
+import csv
 import json
+import socket
 import sys
 import urllib.request
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 ENTRIES = json.dumps({"clip": {"textual": {"modelName": "ViT-B-32__openai"}}})
+SOCKET = "/run/haproxy/admin.sock"
+BACKEND = "immich_ml_workers"
 
 
-def predict(url, timeout=10):
+def stats():
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(SOCKET)
+        sock.sendall(b"show stat\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
+    return {
+        r["svname"]: {"status": r["status"], "served": int(r["hrsp_2xx"] or 0), "weight": int(r["weight"] or 0)}
+        for r in rows
+        if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")
+    }
+
+
+def predict(url, timeout=30):
     boundary = uuid.uuid4().hex
     body = "".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
@@ -32,35 +54,40 @@ def predict(url, timeout=10):
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         json.load(resp)
-        return resp.headers.get("X-Fake-ML-Instance", "?")
 
 
 def spread(url, count, conc):
     def one(_index):
         try:
-            return predict(url)
+            predict(url)
+            return True
         except Exception:
-            return None
+            return False
 
+    before = stats()
     with ThreadPoolExecutor(conc) as pool:
         results = list(pool.map(one, range(count)))
-    counts = Counter(r for r in results if r)
-    return {"counts": dict(sorted(counts.items())), "errors": results.count(None)}
+    after = stats()
+    counts = {name: s["served"] - before.get(name, {}).get("served", 0) for name, s in after.items()}
+    return {"counts": {k: v for k, v in sorted(counts.items()) if v}, "errors": results.count(False)}
 
 
 def failover(urls):
     tried = []
     for url in urls:
         try:
-            return {"url": url, "instance": predict(url, timeout=5), "tried": tried}
+            predict(url, timeout=10)
+            return {"url": url, "tried": tried}
         except Exception as e:
             tried.append([url, str(e)])
-    return {"url": None, "instance": None, "tried": tried}
+    return {"url": None, "tried": tried}
 
 
 def main(argv):
     if argv[:1] == ["spread"] and len(argv) == 4:
         out = spread(argv[1], int(argv[2]), int(argv[3]))
+    elif argv == ["stats"]:
+        out = stats()
     elif argv[:1] == ["failover"] and len(argv) > 1:
         out = failover(argv[1:])
     else:

@@ -34,7 +34,7 @@ DEBIAN_FACTS = {
 }
 
 
-def _init():
+def init():
     global _initialized
     if not _initialized:
         init_plugin_loader([str(ROOT / ".collections")])
@@ -49,7 +49,7 @@ def _load(path):
 
 class RoleVars:
     def __init__(self, role, facts=None, extra=None, hostvars=None, groups=None, inventory_hostname="host1"):
-        _init()
+        init()
         self.role = ROOT / "roles" / role
         facts = dict(DEBIAN_FACTS if facts is None else facts)
         variables = {}

@@ -57,3 +57,13 @@ def test_rkmpp_transcoding_gets_the_transcode_devices():
     assert devices == rec["transcode_devices"]
     assert "/dev/mpp_service" in devices
     assert "/dev/rga" in devices
+
+
+def test_gpu_role_does_not_reboot_when_secure_boot_blocks_the_module():
+    from rolerender import tasks
+
+    handlers = {h["name"]: h for h in tasks("roles/gpu/handlers/main.yml")}
+    reboot = handlers["Reboot to load the new NVIDIA kernel module"]
+    assert any("driver_blocked_by_secure_boot" in cond and cond.startswith("not") for cond in reboot["when"])
+    explain = handlers["Say why a reboot does not help (Secure Boot)"]
+    assert "mokutil --import" in explain["ansible.builtin.debug"]["msg"]

@@ -43,5 +43,9 @@ def test_mesh_role_allows_binding_the_address_before_it_exists():
     assert sysctl["ansible.posix.sysctl"]["value"] == "1"
     assert sysctl["ansible.posix.sysctl"]["sysctl_set"] is True
     assert sorted(sysctl["loop"]) == ["net.ipv4.ip_nonlocal_bind", "net.ipv6.ip_nonlocal_bind"]
-    role = RoleVars("mesh", extra={"mesh_mode": "tailscale"})
-    assert role.value(sysctl["when"]) is True
+    role = RoleVars("mesh", extra={"mesh_mode": "tailscale", "__mesh_ipv6_sysctl": {"stat": {"exists": False}}})
+    assert role.value(sysctl["when"][0]) is True
+    # where IPv6 is disabled its sysctl does not exist: only the IPv4 one is set
+    for item, wanted in (("net.ipv4.ip_nonlocal_bind", True), ("net.ipv6.ip_nonlocal_bind", False)):
+        with_item = RoleVars("mesh", extra={"item": item, "__mesh_ipv6_sysctl": {"stat": {"exists": False}}})
+        assert with_item.value(sysctl["when"][1]) is wanted

@@ -27,9 +27,10 @@ def immich_sets(text):
     return {m.group(1): m.group(2) for m in found}
 
 
-def render(mode, facts=FACTS, **extra):
+def render(mode, facts=None, **extra):
     base = {"mesh_mode": mode, "mesh_address": "192.168.1.10", "groups": {"immich_server": ["srv"]}}
     base.update(extra)
+    facts = FACTS if facts is None else facts
     role = RoleVars("firewall", facts=facts, extra=base, inventory_hostname="srv", hostvars={"srv": base})
     return role.render("homelab-immich.nft.j2")
 

@@ -3,8 +3,10 @@
 """Sizing helpers for the Immich machine-learning service.
 
 ``ml_tuning`` turns a host's cores, memory and VRAM (and the ML backend chosen by gpu_facts) into
-the MACHINE_LEARNING_* environment of the immich-machine-learning container and a capacity
-(how many requests the host serves well at once; the balancer weights workers by it).
+the MACHINE_LEARNING_* environment of the immich-machine-learning container, a capacity (a relative
+strength; the balancer weights workers by it, nothing else) and slots (how many requests the host
+serves well at once: a handful). ``ml_concurrency`` turns the workers' slots into Immich's ML job
+concurrency.
 """
 
 from ansible.errors import AnsibleFilterError
@@ -15,6 +17,11 @@ MB_PER_WORKER = 2048
 VRAM_MB_PER_WORKER = 2048
 MAX_WORKERS = 4
 GPU_BACKENDS = ("cuda", "rocm", "openvino", "armnn", "rknn")
+# Requests one ML host serves well at once: more only queue up inside it (one GPU, a few gunicorn
+# workers), so every host counts for a handful at most, however strong.
+MAX_SLOTS_PER_HOST = 4
+# Immich's ML job concurrency above this only grows queues inside the ML hosts and holds DB connections.
+MAX_CONCURRENCY = 16
 
 
 def _int(value, name, minimum=0):
@@ -61,6 +68,7 @@ def ml_tuning(
         request_threads = max(1, min(cores, 2 * workers))
         intra_op = max(1, min(2, cores // (2 * workers)))
         computed_capacity = 2 * workers
+        slots = min(MAX_SLOTS_PER_HOST, 2 * workers)
     else:
         workers = 1
         # on the server the fallback shares the CPU with Postgres and immich-server
@@ -68,6 +76,7 @@ def ml_tuning(
         request_threads = max(1, min(4, usable // 2))
         intra_op = max(1, min(8, usable // request_threads))
         computed_capacity = max(1, usable // 4)
+        slots = 1 if role == "fallback" else min(MAX_SLOTS_PER_HOST, request_threads)
 
     if role == "fallback":
         ttl = 300
@@ -96,9 +105,32 @@ def ml_tuning(
         "environment": {k: str(v) for k, v in env.items()},
         "capacity": computed_capacity,
         "workers": workers,
+        "slots": slots,
+    }
+
+
+def ml_concurrency(slots, factors, maximum=MAX_CONCURRENCY, per_host=MAX_SLOTS_PER_HOST):
+    """Immich's ML job concurrency ``{job: {concurrency: n}}`` from what the ML hosts can serve.
+
+    ``slots`` is the list of each ML host's slots (``immich_ml_endpoint.slots``); each counts for
+    1..``per_host``; a job's concurrency is its factor x the total, at least 1 and at most ``maximum``.
+    The balancer weights (capacity) play no part: a strong GPU scores ~100 there, yet serves a handful.
+    """
+    if isinstance(slots, (int, str)):
+        slots = [slots]
+    if not isinstance(slots, (list, tuple)):
+        raise AnsibleFilterError("ml_concurrency: slots must be a list of integers")
+    if not isinstance(factors, dict):
+        raise AnsibleFilterError("ml_concurrency: factors must be a dict job -> factor")
+    maximum = _int(maximum, "maximum", 1)
+    per_host = _int(per_host, "per_host", 1)
+    total = sum(min(per_host, _int(s, "slots", 1)) for s in slots) or 1
+    return {
+        str(name): {"concurrency": max(1, min(maximum, _int(factor, "factor", 0) * total))}
+        for name, factor in factors.items()
     }
 
 
 class FilterModule:
     def filters(self):
-        return {"ml_tuning": ml_tuning}
+        return {"ml_tuning": ml_tuning, "ml_concurrency": ml_concurrency}

@@ -149,6 +149,59 @@ def mesh_addresses(hosts, hostvars):
     return _dedupe(out)
 
 
+def _iface_key(name):
+    return str(name).replace("-", "_").replace(".", "_").replace(":", "_")
+
+
+def _v4_networks(entries):
+    out = []
+    for entry in entries:
+        addr, mask = (entry or {}).get("address"), (entry or {}).get("netmask") or (entry or {}).get("prefix")
+        if addr and mask:
+            try:
+                out.append(str(ipaddress.ip_interface("%s/%s" % (addr, mask)).network))
+            except ValueError:
+                continue
+    return out
+
+
+def lan_networks(facts, address=None):
+    """The networks of the LAN interface from Ansible facts: the interface that holds ``address``
+    (the host's mesh address in LAN mode), else the default-route interface. IPv4 networks (primary
+    and secondary addresses) and global IPv6 prefixes; [] when the host has no such interface
+    (no default route), never an error.
+    """
+    facts = facts or {}
+    if not hasattr(facts, "get"):
+        raise AnsibleFilterError("lan_networks: expects ansible_facts (a mapping)")
+    default4 = facts.get("default_ipv4") or {}
+    names = [str(n) for n in facts.get("interfaces") or []]
+    iface = None
+    if address:
+        for name in names:
+            data = facts.get(_iface_key(name)) or {}
+            v4 = [data.get("ipv4") or {}] + list(data.get("ipv4_secondaries") or [])
+            v6 = list(data.get("ipv6") or [])
+            if any(str(e.get("address")) == str(address) for e in v4 + v6 if isinstance(e, dict)):
+                iface = name
+                break
+    iface = iface or default4.get("interface")
+    data = facts.get(_iface_key(iface)) or {} if iface else {}
+    if data:
+        out = _v4_networks([data.get("ipv4") or {}] + list(data.get("ipv4_secondaries") or []))
+        for entry in data.get("ipv6") or []:
+            if entry.get("scope") == "global" and entry.get("address") and entry.get("prefix"):
+                try:
+                    out.append(str(ipaddress.ip_interface("%s/%s" % (entry["address"], entry["prefix"])).network))
+                except ValueError:
+                    continue
+    elif iface == default4.get("interface"):
+        out = _v4_networks([default4])
+    else:
+        out = []
+    return _dedupe(out)
+
+
 def merge_port_rules(rules):
     """Merge firewall rules per (port, proto) and split their sources by IP family.
 
@@ -197,4 +250,5 @@ class FilterModule:
             "ip_family": ip_family,
             "mesh_addresses": mesh_addresses,
             "merge_port_rules": merge_port_rules,
+            "lan_networks": lan_networks,
         }

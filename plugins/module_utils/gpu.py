@@ -121,6 +121,9 @@ PLATFORM_GPU_DRIVERS = {
     "panthor": ("arm", "Arm Mali (panthor)"),
     "rknpu": ("rockchip", "Rockchip NPU"),
 }
+# UEFI global variable GUID of SecureBoot (efivarfs: 4 attribute bytes, then the value, 1 = enabled)
+EFIVARS = "/sys/firmware/efi/efivars"
+SECURE_BOOT_VAR = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 MALI_LIB = "/usr/lib/libmali.so"
 MALI_FIRMWARE = "/lib/firmware/mali_csffw.bin"
 
@@ -160,6 +163,16 @@ def _listdir(root, path):
 
 def _exists(root, path):
     return os.path.lexists(_path(root, path))
+
+
+def _secure_boot(root):
+    """True/False from the SecureBoot EFI variable, None on a BIOS boot (no efivars) or when unreadable."""
+    try:
+        with open(_path(root, EFIVARS + "/" + SECURE_BOOT_VAR), "rb") as f:
+            data = f.read()
+    except OSError:
+        return False if _exists(root, EFIVARS) else None
+    return bool(data[4]) if len(data) >= 5 else None
 
 
 def _recorded(root, name):
@@ -224,6 +237,7 @@ def gather(root, run=None, nvidia_smi="nvidia-smi", lspci="lspci", machine=None,
     snap["dt_compatible"] = [c for c in (_read(root, "/proc/device-tree/compatible") or "").split("\x00") if c.strip()]
     for path in (MALI_LIB, MALI_FIRMWARE):
         snap["files"][path] = _exists(root, path)
+    snap["secure_boot"] = _secure_boot(root)
     snap["cpuinfo"] = _read(root, "/proc/cpuinfo", "")
     snap["meminfo"] = _read(root, "/proc/meminfo", "")
     if live:
@@ -639,6 +653,14 @@ def recommend(gpus, cpu, snap):
             driver_needed = needed
         if backend:
             evaluated.append((capacity, -idx, idx, backend, why))
+    if snap.get("secure_boot") and driver_needed == "nvidia":
+        warnings.append(
+            "Secure Boot is enabled: the NVIDIA kernel module built by DKMS is unsigned and will not load, so a reboot "
+            "alone does not help. Either enroll the DKMS signing key (mokutil --import /var/lib/dkms/mok.pub, then "
+            "confirm it in the MOK manager at the next boot, at the console), or install the distribution's signed "
+            "NVIDIA modules (Ubuntu: linux-modules-nvidia-<version>-generic), or disable Secure Boot in the firmware. "
+            "ML stays on the CPU until the module loads."
+        )
     if cpu.get("x86_64_v2") is False:
         warnings.append(
             "The CPU lacks x86-64-v2 (missing flags: %s): Immich v3 images need it and will not start on this host."
@@ -658,6 +680,8 @@ def recommend(gpus, cpu, snap):
         "mounts": [],
         "security_opt": [],
         "driver_needed": driver_needed,
+        "secure_boot": snap.get("secure_boot"),
+        "driver_blocked_by_secure_boot": bool(snap.get("secure_boot") and driver_needed == "nvidia"),
         "capacity": max(1, cpu.get("cores", 1) // 2),
         "selected_gpu": None,
         "warnings": warnings,

@@ -248,6 +248,16 @@ ansible_facts:
             driver_needed:
               description: Driver to install before the GPU is usable (C(nvidia), C(amdgpu)), else C(null).
               type: str
+            secure_boot:
+              description:
+                - Whether UEFI Secure Boot is enabled (the C(SecureBoot) EFI variable under
+                  C(/sys/firmware/efi/efivars)); C(null) on a BIOS boot.
+              type: bool
+            driver_blocked_by_secure_boot:
+              description:
+                - True when the NVIDIA driver is needed and Secure Boot is enabled - an unsigned DKMS module will not
+                  load, a reboot does not help; the warnings name the fix (enroll the MOK key, or a signed driver).
+              type: bool
             capacity:
               description:
                 - Relative throughput score (>= 1) used to weight ML workers; CPU-only hosts get half their cores.

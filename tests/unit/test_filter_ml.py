@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.homelab.immich.plugins.filter.ml import FilterModule, ml_tuning
+from ansible_collections.homelab.immich.plugins.filter.ml import FilterModule, ml_concurrency, ml_tuning
 
 
 def env(result):
@@ -93,3 +93,40 @@ def test_values_are_strings_for_environment():
 def test_bad_input(args, kwargs):
     with pytest.raises(AnsibleFilterError):
         ml_tuning(*args, **kwargs)
+
+
+# --- ML job concurrency: from what the workers serve, never from the balancer weights ---------------------------------
+
+FACTORS = {"smartSearch": 2, "faceDetection": 2, "ocr": 1}
+
+
+def test_gpu_worker_serves_a_handful():
+    r = ml_tuning(16, 65536, vram_mb=24576, backend="cuda", capacity=108)
+    assert r["capacity"] == 108  # the balancer weight stays as given
+    assert 1 <= r["slots"] <= 4
+
+
+def test_cpu_worker_and_fallback_slots():
+    assert ml_tuning(4, 8192)["slots"] == 2
+    assert ml_tuning(32, 65536)["slots"] == 4
+    assert ml_tuning(8, 16384, role="fallback")["slots"] == 1
+
+
+def test_concurrency_from_slots_not_capacity():
+    rtx4090 = ml_tuning(16, 65536, vram_mb=24576, backend="cuda", capacity=108)
+    c = ml_concurrency([rtx4090["slots"]], FACTORS)
+    assert c == {"smartSearch": {"concurrency": 8}, "faceDetection": {"concurrency": 8}, "ocr": {"concurrency": 4}}
+
+
+def test_concurrency_counts_a_handful_per_worker_and_is_capped():
+    assert ml_concurrency([100], FACTORS)["smartSearch"]["concurrency"] == 8
+    assert ml_concurrency([4] * 10, FACTORS, maximum=16)["smartSearch"]["concurrency"] == 16
+    assert ml_concurrency([1], FACTORS)["ocr"]["concurrency"] == 1
+    assert ml_concurrency([], FACTORS)["ocr"]["concurrency"] == 1
+
+
+def test_concurrency_rejects_bad_input():
+    with pytest.raises(AnsibleFilterError):
+        ml_concurrency("x", FACTORS)
+    with pytest.raises(AnsibleFilterError):
+        ml_concurrency([2], ["smartSearch"])

@@ -56,7 +56,40 @@ CASES = {
     "nvidia_smi_missing": ("cpu", "disabled", [], [], [], {}, "nvidia", None, ["nvidia-smi is missing"]),
     "nvidia_smi_failing": ("cpu", "disabled", [], [], [], {}, None, None, ["rc 18", "version mismatch"]),
     "nvidia_rtx4090": ("cuda", "nvenc", [], ["nvidia.com/gpu=0"], [], {}, None, 0, []),
+    "nvidia_secure_boot_laptop": (
+        "openvino",
+        "qsv",
+        ["/dev/dri/renderD128"],
+        [],
+        ["video", "render"],
+        {},
+        "nvidia",
+        0,
+        ["Secure Boot is enabled", "mokutil --import", "signed"],
+    ),
 }
+
+
+def test_secure_boot_is_detected_and_blocks_the_reboot():
+    rec = run_fixture("nvidia_secure_boot_laptop")["recommendation"]
+    assert rec["secure_boot"] is True
+    assert rec["driver_blocked_by_secure_boot"] is True
+
+
+def test_secure_boot_off_or_bios_does_not_block():
+    unbound = run_fixture("nvidia_unbound")["recommendation"]
+    assert unbound["secure_boot"] is None
+    assert unbound["driver_blocked_by_secure_boot"] is False
+    assert not any("Secure Boot" in w for w in unbound["warnings"])
+
+
+def test_secure_boot_efivar_disabled(tmp_path):
+    var = tmp_path / "sys/firmware/efi/efivars" / g.SECURE_BOOT_VAR
+    var.parent.mkdir(parents=True)
+    var.write_bytes(b"\x06\x00\x00\x00\x00")
+    assert g._secure_boot(str(tmp_path)) is False
+    var.write_bytes(b"\x06\x00\x00\x00\x01")
+    assert g._secure_boot(str(tmp_path)) is True
 
 
 def test_every_fixture_has_a_case_and_a_source_note():

@@ -482,7 +482,6 @@ def op_fake_state(s, **_):
         "apiKeys": [s.key_dto(k) for k in s.api_keys],
         "sessions": len(s.sessions),
         "queues": copy.deepcopy(s.queues),
-        "ml": {url: {"healthy": healthy} for url, healthy in s.ml_status.items()},
     }
 
 

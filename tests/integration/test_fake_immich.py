@@ -244,6 +244,10 @@ def test_job_start_runs_at_once(fake_immich):
     assert status == 400 and body["errors"][0]["code"] == "invalid_value" and body["errors"][0]["path"] == ["name"]
 
 
+def test_ml_health_is_not_in_any_api(fake_immich):
+    assert "ml" not in fake_immich.call("GET", "/_fake/state")[1]
+
+
 def run_main(env, timeout=15):
     full = dict(os.environ, PYTHONPATH=str(TESTS), FAKE_IMMICH_ML_CHECKS="0", **env)
     return subprocess.run(

@@ -9,6 +9,7 @@ Debian's python3-jsonschema.
 
 import copy
 import json
+import math
 import os
 import re
 
@@ -169,7 +170,7 @@ class OpenAPI:
         if kind == "type":
             types = [value] if isinstance(value, str) else list(value)
             received = _received(error.instance)
-            if "integer" in types and received == "number" and error.instance == error.instance:
+            if "integer" in types and received == "number":
                 issue = _invalid_type(path, "int", "number")
                 issue["format"] = "safeint"
                 return issue
@@ -275,7 +276,7 @@ def _received(value):
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return "NaN"
     if isinstance(value, (int, float)):
         return "number"

@@ -4,7 +4,8 @@
 
 Built on Ansible's own ``open_url``; runs on the Python versions Ansible supports on targets.
 Errors carry the HTTP status, the server's message and, for validation errors, every failing
-path, e.g. ``HTTP 400 Bad Request: Validation failed: machineLearning.urls.0 must be a URL``.
+path, e.g. ``HTTP 400 Bad Request: Validation failed: job.smartSearch.concurrency: Too small: expected
+number to be >=1``.
 """
 
 import copy
@@ -64,7 +65,14 @@ def _path_text(path):
 
 
 def parse_error_body(raw):
-    """Return (message, [detail, ...]) from an Immich error answer (NestJS style JSON)."""
+    """Return (message, [detail, ...]) from an Immich error answer.
+
+    Immich v3 answers ``{"message": "..."}``, and for a request that fails its schema
+    ``{"message": "Validation failed", "errors": [zod issue, ...]}`` where each issue has a
+    ``path`` (a list) and a ``message``: each detail is ``"path: message"``, e.g.
+    ``job.smartSearch.concurrency: Invalid input: expected number, received string``.
+    A list in ``message`` (servers before v2, class-validator) is read as the details too.
+    """
     if not raw:
         return "", []
     try:
@@ -78,24 +86,21 @@ def parse_error_body(raw):
     if isinstance(message, list):  # class-validator style: a list of "path message" strings
         details = [str(m) for m in message]
         message = "Validation failed"
-    for key in ("errors", "details", "issues"):
-        items = body.get(key)
-        if not isinstance(items, list):
-            continue
-        for item in items:
-            if isinstance(item, dict):
-                path = _path_text(item.get("path", item.get("property", "")))
-                text = item.get("message", "")
-                details.append(("%s %s" % (path, text)).strip())
-            else:
-                details.append(str(item))
+    items = body.get("errors")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            path = _path_text(item.get("path", ""))
+            text = str(item.get("message", "") or item.get("code", ""))
+            details.append("%s: %s" % (path, text) if path else text)
+        else:
+            details.append(str(item))
     return str(message), details
 
 
 class ImmichAPIError(Exception):
     """A failed API call: ``status`` is None when the server could not be reached."""
 
-    def __init__(self, msg, status=None, message="", details=None, method=None, path=None):
+    def __init__(self, msg, status=None, message="", details=None, method=None, path=None, correlation_id=None):
         super(ImmichAPIError, self).__init__(msg)
         self.msg = msg
         self.status = status
@@ -103,13 +108,21 @@ class ImmichAPIError(Exception):
         self.details = details or []
         self.method = method
         self.path = path
+        self.correlation_id = correlation_id
 
     def __str__(self):
         return self.msg
 
     def to_result(self):
-        """Keyword arguments for module.fail_json()."""
-        return {"msg": self.msg, "status": self.status, "server_message": self.message, "details": self.details}
+        """Keyword arguments for module.fail_json().
+
+        ``correlation_id`` is the server's ``X-Correlation-ID`` for the failed request: the same id
+        is in the server's log lines about it.
+        """
+        result = {"msg": self.msg, "status": self.status, "server_message": self.message, "details": self.details}
+        if self.correlation_id:
+            result["correlation_id"] = self.correlation_id
+        return result
 
 
 class ImmichClient:
@@ -192,6 +205,8 @@ class ImmichClient:
                     raw = b""
                 raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
                 message, details = parse_error_body(raw)
+                headers = getattr(exc, "headers", None)
+                correlation_id = headers.get("X-Correlation-ID") if headers is not None else None
                 reason = REASONS.get(exc.code) or getattr(exc, "reason", "") or ""
                 text = "HTTP %s %s" % (exc.code, reason)
                 if message:
@@ -205,6 +220,7 @@ class ImmichClient:
                     details=details,
                     method=method,
                     path=path,
+                    correlation_id=correlation_id,
                 ) from None
             except (URLError, OSError, HTTPException) as exc:  # OSError: refused, reset, socket timeouts
                 reason = getattr(exc, "reason", exc)

@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import urlopen
 
 from .server import make_server
@@ -148,31 +148,33 @@ def check_dependencies():
 
 
 def ml_checks(fake):
-    """Ping every machineLearning.urls entry like the real server's availability checks."""
+    """Ping every machineLearning.urls entry like the real server's availability checks.
+
+    As the real server: ``new URL("ping", url)`` (a path in the URL is replaced, not extended),
+    a 2xx answer within ``availabilityChecks.timeout`` is healthy, no checks when ML or the
+    checks are disabled, and the health is only ever reported in the log.
+    """
     while True:
         with fake.lock:
             ml = fake.config["machineLearning"]
-            urls = list(ml["urls"]) if ml["enabled"] else []
-            interval = ml["availabilityChecks"]["interval"] / 1000.0
-            timeout = ml["availabilityChecks"]["timeout"] / 1000.0
+            checks = ml["availabilityChecks"]
+            urls = list(ml["urls"]) if ml["enabled"] and checks["enabled"] else []
+            interval = checks["interval"] / 1000.0
+            timeout = checks["timeout"] / 1000.0
         interval = float(env("FAKE_IMMICH_ML_INTERVAL", interval))
         for url in urls:
             try:
-                with urlopen(url.rstrip("/") + "/ping", timeout=max(timeout, 0.5)) as answer:
-                    healthy = answer.status == 200
+                with urlopen(urljoin(url, "ping"), timeout=max(timeout, 0.5)) as answer:
+                    healthy = 200 <= answer.status < 300
             except Exception:
                 healthy = False
             with fake.lock:
-                before = fake.ml_status.get(url, {}).get("healthy")
-                fake.ml_status[url] = {"healthy": healthy, "checkedAt": time.time()}
+                before = fake.ml_status.get(url)
+                fake.ml_status[url] = healthy
             log("DEBUG ML check {}: {}".format(url, "healthy" if healthy else "unhealthy"), "Fake:MachineLearning")
-            if healthy and before is not True:
-                log(f"Machine learning server became healthy ({url}).", "Microservices:MachineLearningRepository")
-            elif not healthy and before is not False:
-                log(
-                    f"WARN Machine learning server became unhealthy ({url}).",
-                    "Microservices:MachineLearningRepository",
-                )
+            if healthy != before:
+                state = "healthy" if healthy else "unhealthy"
+                log(f"Machine learning server became {state} ({url}).", "Microservices:MachineLearningRepository")
         time.sleep(max(interval, 0.5))
 
 

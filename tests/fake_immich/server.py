@@ -18,20 +18,30 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from .schema import OpenAPI, format_path, is_url
+from .rules import STORAGE_TEMPLATE_MESSAGE, preprocess_config, refinement_issues, storage_template_error
+from .schema import OpenAPI, invalid_value
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULTS_PATH = os.path.join(HERE, "system-config-defaults.json")
 VERSION = {"major": 3, "minor": 1, "patch": 0, "prerelease": None}
 CONFIG_FILE_MESSAGE = "Cannot update configuration while IMMICH_CONFIG_FILE is in use"
 REDACT_KEYS = ("password", "clientSecret", "secret")
-STATUS_TEXT = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    500: "Internal Server Error",
-}
+# queues whose `start` command queues work (QueueService.start); the others answer 400
+STARTABLE_QUEUES = (
+    "videoConversion",
+    "storageTemplateMigration",
+    "migration",
+    "smartSearch",
+    "duplicateDetection",
+    "metadataExtraction",
+    "sidecar",
+    "thumbnailGeneration",
+    "faceDetection",
+    "facialRecognition",
+    "library",
+    "backupDatabase",
+    "ocr",
+)
 
 
 def now_iso():
@@ -62,6 +72,12 @@ def deep_merge(base, override):
 
 
 class ApiError(Exception):
+    """An error answer: ``{"message"}``, or ``{"message": "Validation failed", "errors": [zod issues]}``.
+
+    Like the real server's GlobalExceptionFilter: no ``error``/``statusCode`` in the body; the
+    request's correlation id goes in the ``X-Correlation-ID`` header (every answer has one).
+    """
+
     def __init__(self, status, message, errors=None):
         super().__init__(message)
         self.status = status
@@ -69,10 +85,9 @@ class ApiError(Exception):
         self.errors = errors
 
     def body(self):
-        body = {"message": self.message, "error": STATUS_TEXT.get(self.status, "Error"), "statusCode": self.status}
-        if self.errors is not None:
+        body = {"message": self.message}
+        if self.errors:
             body["errors"] = self.errors
-        body["correlationId"] = uuid.uuid4().hex[:8]
         return body
 
 
@@ -87,7 +102,7 @@ class FakeImmich:
         self.state_file = state_file
         self.log = log or (lambda msg: None)
         self.requests = []
-        self.ml_status = {}
+        self.ml_status = {}  # ML URL -> healthy (bool); reported only in the log, as the real server
         self.queue_names = self.openapi.document["components"]["schemas"]["QueueName"]["enum"]
         self.users = {}
         self.sessions = {}
@@ -203,7 +218,7 @@ class FakeImmich:
 
     def queue_name(self, name):
         if name not in self.queue_names:
-            raise ApiError(400, "Validation failed", [{"path": ["name"], "message": "Invalid queue name"}])
+            raise ApiError(400, "Validation failed", [invalid_value(["name"], self.queue_names)])
         return name
 
     def queue_dto(self, name):
@@ -220,13 +235,16 @@ class FakeImmich:
 
     # --- operations -------------------------------------------------------------------------
     def validate_config(self, body):
-        errors = self.openapi.errors("SystemConfigDto", body)
-        if not errors:
-            # checks the server does beyond the OpenAPI schema
-            for index, url in enumerate(body["machineLearning"]["urls"]):
-                if not is_url(url):
-                    errors.append({"path": ["machineLearning", "urls", index], "message": "must be a URL address"})
-        return errors
+        """(converted body, zod issues) for a ``PUT /system-config`` body, as the real server's schema.
+
+        String booleans become booleans and the ffmpeg numbers are coerced before the OpenAPI
+        schema is checked; then the server's refinements (URLs that may be empty, cron expressions).
+        """
+        converted = preprocess_config(body, load_defaults())
+        errors = self.openapi.errors("SystemConfigDto", converted)
+        errors += refinement_issues(converted, errors)
+        errors.sort(key=lambda e: [str(p) for p in e["path"]])
+        return converted, errors
 
     def handle(self, method, path, query, headers, body):
         """Dispatch one /api request; returns (status, body)."""
@@ -243,6 +261,8 @@ class FakeImmich:
             else:
                 user, key = None, None
             schema_name = self.openapi.request_schema_name(method, template) if template[:2] != "/_" else None
+            if schema_name == "SystemConfigDto":
+                schema_name = None  # op_put_config converts and validates like the server's zod schema
             if schema_name:
                 if body is None:
                     body = {}
@@ -331,6 +351,10 @@ def op_create_key(s, user, key, body, **_):
     return 201, {"apiKey": s.key_dto(new), "secret": new["secret"]}
 
 
+def op_my_user(s, user, **_):
+    return 200, s.user_dto(user)
+
+
 def op_my_key(s, key, **_):
     if key is None:
         raise ApiError(403, "Not authenticated with an API key")
@@ -374,15 +398,19 @@ def op_get_defaults(s, **_):
 
 
 def op_put_config(s, body, **_):
-    if s.config_file:
-        raise ApiError(400, CONFIG_FILE_MESSAGE)
-    errors = s.validate_config(body)
+    body, errors = s.validate_config(body if body is not None else {})
     if errors:
         raise ApiError(400, "Validation failed", errors)
-    old_urls = s.config["machineLearning"]["urls"]
+    if s.config_file:
+        raise ApiError(400, CONFIG_FILE_MESSAGE)
+    reason = storage_template_error(body["storageTemplate"]["template"])
+    if reason is not None:
+        s.log(f"WARN [Api:StorageTemplateService] Storage template validation failed: {reason}")
+        s.log(f"WARN [Api:SystemConfigService] Unable to save system config due to a validation error: {reason}")
+        raise ApiError(400, STORAGE_TEMPLATE_MESSAGE)
     s.config = s.openapi.strip_unknown("SystemConfigDto", body)
-    if s.config["machineLearning"]["urls"] != old_urls:
-        s.ml_status = {}
+    urls = s.config["machineLearning"]["urls"]
+    s.ml_status = {url: healthy for url, healthy in s.ml_status.items() if url in urls}
     s.save()
     s.log("LOG [Api:SystemConfigService] System config updated")
     return 200, copy.deepcopy(s.config)
@@ -398,6 +426,8 @@ def op_get_queue(s, name, **_):
 
 def op_update_queue(s, body, name, **_):
     queue = s.queues[s.queue_name(name)]
+    if body.get("isPaused") is True and name == "backgroundTask":
+        raise ApiError(400, "The BackgroundTask queue cannot be paused")
     if "isPaused" in body:
         queue["isPaused"] = body["isPaused"]
     s.save()
@@ -419,7 +449,13 @@ def op_legacy_command(s, body, name, **_):
     elif command == "start":
         if stats["active"]:
             raise ApiError(400, "Job is already running")
-        stats["waiting"] += 1
+        if name not in STARTABLE_QUEUES:
+            raise ApiError(400, f"Invalid job name: {name}")
+        # the server queues a "queue all" job that runs at once: with no assets here it finishes
+        # at once and is removed (removeOnComplete), so the counters do not move; a paused queue
+        # keeps it waiting
+        if queue["isPaused"]:
+            stats["waiting"] += 1
         queue.setdefault("started", []).append({"force": bool(body.get("force", False)), "at": now_iso()})
     elif command == "empty":
         stats["waiting"] = 0
@@ -446,7 +482,6 @@ def op_fake_state(s, **_):
         "apiKeys": [s.key_dto(k) for k in s.api_keys],
         "sessions": len(s.sessions),
         "queues": copy.deepcopy(s.queues),
-        "ml": copy.deepcopy(s.ml_status),
     }
 
 
@@ -467,6 +502,7 @@ ROUTES = [
     ("POST", r"/auth/admin-sign-up", "/auth/admin-sign-up", "public", op_admin_sign_up),
     ("POST", r"/auth/login", "/auth/login", "public", op_login),
     ("POST", r"/auth/logout", "/auth/logout", None, op_logout),
+    ("GET", r"/users/me", "/users/me", "user.read", op_my_user),
     ("GET", r"/api-keys", "/api-keys", "apiKey.read", op_list_keys),
     ("POST", r"/api-keys", "/api-keys", "apiKey.create", op_create_key),
     ("GET", r"/api-keys/me", "/api-keys/me", None, op_my_key),
@@ -496,9 +532,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         self.server.fake.log(f"DEBUG [Http] {self.address_string()} {format % args}")
 
-    def _send(self, status, body):
+    def _send(self, status, body, correlation_id):
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         self.send_response(status)
+        self.send_header("X-Correlation-ID", correlation_id)
         if body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -512,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
+        # like nestjs-cls in the real server: the client's X-Correlation-ID, else a new id
+        correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex[:8]
         record = {"method": self.command, "path": parts.path, "query": parse_qs(parts.query), "body": None}
         record["auth"] = "api_key" if "x-api-key" in headers else ("bearer" if "authorization" in headers else None)
         try:
@@ -529,13 +568,13 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             status, answer = exc.status, exc.body()
         except Exception as exc:  # a bug in the fake must show as a 500, not hang the client
-            fake.log(f"ERROR [Fake] {exc!r}")
-            status, answer = 500, ApiError(500, f"Internal server error: {exc!r}").body()
+            fake.log(f"ERROR [Fake] {correlation_id} {exc!r}")
+            status, answer = 500, ApiError(500, "Internal server error").body()
         record["status"] = status
         if not parts.path.startswith("/api/_fake/"):
             with fake.lock:
                 fake.requests.append(record)
-        self._send(status, answer)
+        self._send(status, answer, correlation_id)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
@@ -552,7 +591,3 @@ class FakeImmichServer(ThreadingHTTPServer):
 def make_server(host="127.0.0.1", port=0, **kwargs):
     """A server bound to (host, port) holding a fresh FakeImmich; call serve_forever() on it."""
     return FakeImmichServer((host, port), FakeImmich(**kwargs))
-
-
-def format_errors(errors):
-    return "; ".join("{} {}".format(format_path(e["path"]), e["message"]) for e in errors or [])

@@ -30,6 +30,11 @@ class FakeImmichHandle:
         self.url = f"http://{host}:{port}"
 
     def call(self, method, path, body=None, headers=None):
+        status, _headers, answer = self.call_with_headers(method, path, body, headers)
+        return status, answer
+
+    def call_with_headers(self, method, path, body=None, headers=None):
+        """(status, response headers, decoded JSON body or None)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + "/api" + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -38,9 +43,9 @@ class FakeImmichHandle:
         try:
             with urllib.request.urlopen(req, timeout=10) as answer:
                 raw = answer.read()
-                return answer.status, json.loads(raw) if raw else None
+                return answer.status, answer.headers, json.loads(raw) if raw else None
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            return exc.code, exc.headers, json.loads(exc.read() or b"null")
 
     def requests(self):
         return self.call("GET", "/_fake/requests")[1]

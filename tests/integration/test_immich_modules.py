@@ -176,17 +176,61 @@ def test_config_server_down_times_out(free_port, run_tasks):
 
 def test_config_rejected_value_names_its_path(fake_immich, run_tasks):
     key = fake_immich.bootstrap()
-    bad_url, bad_enum = run_tasks(
+    bad_enum, bad_issuer, bad_cron, bad_template = run_tasks(
         [
-            config_task(fake_immich.url, key, {"machineLearning": {"urls": ["not a url"]}}),
             config_task(fake_immich.url, key, {"ffmpeg": {"accel": "cuda", "crf": 99}}),
+            config_task(fake_immich.url, key, {"oauth": {"issuerUrl": "auth.example"}}),
+            config_task(fake_immich.url, key, {"backup": {"database": {"cronExpression": "0 2 * *"}}}),
+            config_task(
+                fake_immich.url,
+                key,
+                {"storageTemplate": {"template": "{% raw %}{{y}}/{{month}}/{{filename}}{% endraw %}"}},
+            ),
         ]
     )
-    assert bad_url["failed"] is True
-    assert "HTTP 400 Bad Request: Validation failed: machineLearning.urls.0 must be a URL address" in bad_url["msg"]
     assert bad_enum["failed"] is True
-    assert "ffmpeg.accel must be one of" in bad_enum["msg"] and "ffmpeg.crf" in bad_enum["msg"]
-    assert bad_enum["details"] and bad_enum["server_message"] == "Validation failed"
+    assert bad_enum["msg"].startswith("HTTP 400 Bad Request: Validation failed: ")
+    assert 'ffmpeg.accel: Invalid option: expected one of "nvenc"|' in bad_enum["msg"]
+    assert "ffmpeg.crf: Too big: expected number to be <=51" in bad_enum["details"]
+    assert bad_enum["server_message"] == "Validation failed" and bad_enum["status"] == 400
+    assert bad_enum["correlation_id"]  # the server's X-Correlation-ID, also in its log
+    assert bad_issuer["details"] == ["oauth.issuerUrl: Issuer URL must be an empty string or a valid URL"]
+    assert bad_cron["details"] == ["backup.database.cronExpression: Invalid cron expression. Too few fields"]
+    assert bad_template["msg"] == "HTTP 400 Bad Request: Invalid storage template (PUT /api/system-config)"
+    assert bad_template["details"] == []
+    assert calls(fake_immich).count(("PUT", "/api/system-config")) == 4
+
+
+def test_config_any_string_is_an_ml_url(fake_immich, run_tasks):
+    key = fake_immich.bootstrap()
+    settings = {"machineLearning": {"urls": ["immich-ml:3003"]}}
+    first, second = run_tasks([config_task(fake_immich.url, key, settings)] * 2)
+    assert first["changed"] is True and second["changed"] is False, (first, second)
+
+
+def test_config_string_booleans_change_once(fake_immich, run_tasks):
+    """Inventory strings ("false") are sent as booleans and compare equal to what the server keeps."""
+    key = fake_immich.bootstrap()
+    settings = {"server": {"publicUsers": "false"}, "newVersionCheck": {"enabled": "false"}, "ffmpeg": {"crf": "30"}}
+    first, second = run_tasks([config_task(fake_immich.url, key, settings)] * 2, diff=True)
+    assert first["changed"] is True, first
+    assert first["diff"]["after"] == {
+        "server": {"publicUsers": False},
+        "newVersionCheck": {"enabled": False},
+        "ffmpeg": {"crf": 30},
+    }
+    assert second["changed"] is False and second["changes"] == [], second
+    (put,) = [r for r in fake_immich.requests() if r["method"] == "PUT"]
+    assert put["body"]["server"]["publicUsers"] is False and put["body"]["ffmpeg"]["crf"] == 30
+    stored = fake_immich.call("GET", "/system-config", headers={"x-api-key": key})[1]
+    assert stored["server"]["publicUsers"] is False and stored["newVersionCheck"]["enabled"] is False
+
+
+def test_config_string_the_server_would_refuse_fails_before_put(fake_immich, run_tasks):
+    key = fake_immich.bootstrap()
+    (result,) = run_tasks([config_task(fake_immich.url, key, {"job": {"smartSearch": {"concurrency": "many"}}})])
+    assert result["failed"] is True and "job.smartSearch.concurrency" in result["msg"]
+    assert ("PUT", "/api/system-config") not in calls(fake_immich)
 
 
 def test_config_unknown_setting_fails_before_put(fake_immich, run_tasks):
@@ -249,7 +293,9 @@ def test_queue_start_missing_only_and_check_mode(fake_immich, run_tasks):
     assert checked["changed"] is True
     assert not [r for r in fake_immich.requests() if r["method"] != "GET"]
     (started,) = run_tasks([queue_task(fake_immich.url, key, "faceDetection", "start")])
-    assert started["changed"] is True and started["queue"]["statistics"]["waiting"] == 1
+    # the server runs the job at once (with nothing to do it is gone again)
+    assert started["changed"] is True and started["queue"]["statistics"]["waiting"] == 0
+    assert len(fake_immich.fake.queues["faceDetection"]["started"]) == 1
     (put,) = [r for r in fake_immich.requests() if r["method"] == "PUT"]
     assert (put["path"], put["body"], put["status"]) == (
         "/api/jobs/faceDetection",
@@ -274,3 +320,10 @@ def test_queue_start_while_active_fails_with_server_message(fake_immich, run_tas
     (result,) = run_tasks([queue_task(fake_immich.url, key, "smartSearch", "start", force=True)])
     assert result["failed"] is True
     assert "HTTP 400 Bad Request: Job is already running" in result["msg"]
+
+
+def test_queue_start_of_a_queue_without_start_names_server_message(fake_immich, run_tasks):
+    key = fake_immich.bootstrap()
+    (result,) = run_tasks([queue_task(fake_immich.url, key, "backgroundTask", "start")])
+    assert result["failed"] is True
+    assert result["msg"] == "HTTP 400 Bad Request: Invalid job name: backgroundTask (PUT /api/jobs/backgroundTask)"

@@ -52,9 +52,10 @@ class Transport:
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        status, body = answer
+        status, body = answer[:2]
+        headers = answer[2] if len(answer) > 2 else {}
         if status >= 400:
-            raise HTTPError(url, status, "reason", {}, io.BytesIO(json.dumps(body).encode()))
+            raise HTTPError(url, status, "reason", headers, io.BytesIO(json.dumps(body).encode()))
         return Answer(status, body)
 
 
@@ -119,29 +120,82 @@ def test_login_switches_to_bearer_and_logout_clears_it():
     assert api.token is None
 
 
+# what a real Immich v3.1.0 server answers (GlobalExceptionFilter + zod issues)
+ZOD_ERRORS = {
+    "message": "Validation failed",
+    "errors": [
+        {
+            "expected": "number",
+            "code": "invalid_type",
+            "path": ["job", "smartSearch", "concurrency"],
+            "message": "Invalid input: expected number, received string",
+        },
+        {
+            "origin": "number",
+            "code": "too_big",
+            "maximum": 51,
+            "inclusive": True,
+            "path": ["ffmpeg", "crf"],
+            "message": "Too big: expected number to be <=51",
+        },
+    ],
+}
+
+
 def test_validation_error_names_status_message_and_each_path():
-    body = {
-        "message": "Validation failed",
-        "error": "Bad Request",
-        "statusCode": 400,
-        "errors": [
-            {"path": ["machineLearning", "urls", 0], "message": "must be a URL address"},
-            {"path": ["ffmpeg", "crf"], "message": "must be <= 51"},
-        ],
-    }
+    transport = Transport((400, ZOD_ERRORS, {"X-Correlation-ID": "k3x9a1bq"}))
     with pytest.raises(ImmichAPIError) as info:
-        client(Transport((400, body))).put("/system-config", {})
+        client(transport).put("/system-config", {})
     err = info.value
     assert str(err) == (
-        "HTTP 400 Bad Request: Validation failed: machineLearning.urls.0 must be a URL address; "
-        "ffmpeg.crf must be <= 51 (PUT /api/system-config)"
+        "HTTP 400 Bad Request: Validation failed: "
+        "job.smartSearch.concurrency: Invalid input: expected number, received string; "
+        "ffmpeg.crf: Too big: expected number to be <=51 (PUT /api/system-config)"
     )
     assert err.status == 400 and err.message == "Validation failed"
-    assert err.to_result()["details"] == ["machineLearning.urls.0 must be a URL address", "ffmpeg.crf must be <= 51"]
+    assert err.to_result() == {
+        "msg": str(err),
+        "status": 400,
+        "server_message": "Validation failed",
+        "details": [
+            "job.smartSearch.concurrency: Invalid input: expected number, received string",
+            "ffmpeg.crf: Too big: expected number to be <=51",
+        ],
+        "correlation_id": "k3x9a1bq",
+    }
+
+
+def test_error_without_errors_list_is_the_message_alone():
+    transport = Transport((400, {"message": "Invalid storage template"}, {"X-Correlation-ID": "abc"}))
+    with pytest.raises(ImmichAPIError) as info:
+        client(transport).put("/system-config", {})
+    assert str(info.value) == "HTTP 400 Bad Request: Invalid storage template (PUT /api/system-config)"
+    assert info.value.details == [] and info.value.to_result()["correlation_id"] == "abc"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ("", [])),
+        ("<html>Bad Gateway</html>", ("<html>Bad Gateway</html>", [])),
+        ('["x"]', ("['x']", [])),
+        ('{"message": "Missing required permission: user.read"}', ("Missing required permission: user.read", [])),
+        (
+            '{"message": "Validation failed", "errors": [{"code": "custom", "path": [], "message": "m"}]}',
+            ("Validation failed", ["m"]),
+        ),
+        (
+            '{"message": ["email must be an email"], "error": "Bad Request", "statusCode": 400}',
+            ("Validation failed", ["email must be an email"]),
+        ),
+    ],
+)
+def test_parse_error_body_layouts(raw, expected):
+    assert parse_error_body(raw) == expected
 
 
 def test_401_is_not_retried():
-    transport = Transport((401, {"message": "Invalid API key", "statusCode": 401}))
+    transport = Transport((401, {"message": "Invalid API key"}))
     with pytest.raises(ImmichAPIError, match=r"^HTTP 401 Unauthorized: Invalid API key \(GET /api/system-config\)$"):
         client(transport).get("/system-config")
     assert len(transport.calls) == 1
@@ -167,15 +221,6 @@ def test_connection_errors_time_out_with_clear_message():
 def test_ping_that_is_not_pong_fails():
     with pytest.raises(ImmichAPIError, match="not pong"):
         client(Transport((200, {"res": "nope"}))).wait_for_ping()
-
-
-def test_parse_error_body_variants():
-    assert parse_error_body('{"message": ["email must be an email", "name should not be empty"]}') == (
-        "Validation failed",
-        ["email must be an email", "name should not be empty"],
-    )
-    assert parse_error_body("<html>Bad Gateway</html>") == ("<html>Bad Gateway</html>", [])
-    assert parse_error_body("") == ("", [])
 
 
 def test_argument_spec_shares_connection_options():

@@ -45,8 +45,27 @@ def write(out: Path) -> None:
     admin1 = {}
     admin2 = {}
     for gid, name, lat, lon, cc, a1, a2, a1name, a2name, pop in PLACES:
-        cols = [str(gid), name, name, "", f"{lat:.5f}", f"{lon:.5f}", "P", "PPLC", cc, "", a1, a2, "", "",
-                str(pop), "", "35", "Europe/Paris", "2024-01-01"]
+        cols = [
+            str(gid),
+            name,
+            name,
+            "",
+            f"{lat:.5f}",
+            f"{lon:.5f}",
+            "P",
+            "PPLC",
+            cc,
+            "",
+            a1,
+            a2,
+            "",
+            "",
+            str(pop),
+            "",
+            "35",
+            "Europe/Paris",
+            "2024-01-01",
+        ]
         assert len(cols) == 19
         cities.append("\t".join(cols))
         admin1[f"{cc}.{a1}"] = (a1name, gid + 1)

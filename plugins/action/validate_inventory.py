@@ -69,11 +69,21 @@ SECRET_WORDS = ("password", "authkey", "api_key", "secret")
 SUPPORTED_GROUPS = ("immich_server", "ml_workers", "job_workers")
 # a host may not be in both groups of a pair (the same container names and ports on one host)
 CONFLICTS = (
-    ("immich_server", "ml_workers", "the server already runs immich-ml (its CPU fallback) under the same container name"),
+    (
+        "immich_server",
+        "ml_workers",
+        "the server already runs immich-ml (its CPU fallback) under the same container name",
+    ),
     ("immich_server", "job_workers", "the server already runs immich-server; a job worker is a second host"),
 )
 # forced hardware -> the GPU vendors (gpu_facts) that can serve it
-ML_BACKEND_VENDORS = {"cuda": ["nvidia"], "rocm": ["amd"], "openvino": ["intel"], "armnn": ["arm"], "rknn": ["rockchip"]}
+ML_BACKEND_VENDORS = {
+    "cuda": ["nvidia"],
+    "rocm": ["amd"],
+    "openvino": ["intel"],
+    "armnn": ["arm"],
+    "rknn": ["rockchip"],
+}
 TRANSCODE_VENDORS = {"nvenc": ["nvidia"], "qsv": ["intel"], "vaapi": ["intel", "amd"], "rkmpp": ["rockchip"]}
 URL_VARS = (
     "immich_config_url",
@@ -106,7 +116,13 @@ IP_VARS = ("mesh_lan_address", "postgres_listen_address", "valkey_listen_address
 IP_LIST_VARS = ("ml_balancer_bind_addresses", "immich_ml_publish_addresses", "immich_server_publish_addresses")
 WILDCARDS = ("*", "0.0.0.0/0", "::/0", "0.0.0.0", "::")
 # str options that hold absolute paths (type: path options are checked too)
-PATH_VARS = ("library_media_root", "library_thumbs_path", "immich_ml_cache_dir", "nfs_client_mount_point", "nfs_client_export_path")
+PATH_VARS = (
+    "library_media_root",
+    "library_thumbs_path",
+    "immich_ml_cache_dir",
+    "nfs_client_mount_point",
+    "nfs_client_export_path",
+)
 VERSION_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 UNKNOWN = object()
 
@@ -216,7 +232,9 @@ class ActionModule(ActionBase):
             except AnsibleUndefinedVariable:
                 result = UNKNOWN
             except AnsibleError as exc:
-                self._problem(host, name, "cannot be templated: %s" % str(exc).splitlines()[0], "correct the Jinja expression")
+                self._problem(
+                    host, name, "cannot be templated: %s" % str(exc).splitlines()[0], "correct the Jinja expression"
+                )
                 result = UNKNOWN
         self._value_cache[key] = result
         return result
@@ -250,10 +268,13 @@ class ActionModule(ActionBase):
                     value = self._value(host, name, role)
                     if value is UNKNOWN:
                         self._warnings.append(
-                            "%s: %s is checked when %s runs (it depends on a value set during the run)" % (host, name, role)
+                            "%s: %s is checked when %s runs (it depends on a value set during the run)"
+                            % (host, name, role)
                         )
                         continue
-                    result = ArgumentSpecValidator({name: opt}).validate({name: value}, validate_role_argument_spec=True)
+                    result = ArgumentSpecValidator({name: opt}).validate(
+                        {name: value}, validate_role_argument_spec=True
+                    )
                     if result.error_messages:
                         why = "; ".join(result.error_messages)
                         if _is_secret(name, opt):
@@ -294,7 +315,12 @@ class ActionModule(ActionBase):
             )
         for first, second, why in CONFLICTS:
             for host in sorted(set(self._groups.get(first, [])) & set(self._groups.get(second, []))):
-                self._problem(host, "%s + %s (groups)" % (first, second), "is in both groups: %s" % why, "keep the host in one of them")
+                self._problem(
+                    host,
+                    "%s + %s (groups)" % (first, second),
+                    "is in both groups: %s" % why,
+                    "keep the host in one of them",
+                )
 
     def _check_versions(self, hosts, low, below):
         seen = {}
@@ -368,13 +394,18 @@ class ActionModule(ActionBase):
             add("ml_balancer_port", "ml_balancer")
             if self._groups.get("job_workers"):
                 ganesha = self._value(host, "nfs_server_implementation", "nfs_server") == "ganesha"
-                out.append((int(self._value(host, "nfs_server_port", "nfs_server")) if ganesha else 2049, "nfs_server_port"))
+                out.append(
+                    (int(self._value(host, "nfs_server_port", "nfs_server")) if ganesha else 2049, "nfs_server_port")
+                )
         if "immich_ml_worker" in roles:
             add("immich_ml_port", "immich_ml")
         if "immich_server" in roles and self._value(host, "immich_server_telemetry_include", "immich_server"):
             add("immich_server_api_metrics_port", "immich_server")
             add("immich_server_microservices_metrics_port", "immich_server")
-        if self._value(host, "mesh_mode", "mesh") == "tailscale" and self._value(host, "mesh_tailscale_serve", "mesh") is True:
+        if (
+            self._value(host, "mesh_mode", "mesh") == "tailscale"
+            and self._value(host, "mesh_tailscale_serve", "mesh") is True
+        ):
             add("mesh_tailscale_serve_port", "mesh")
         return out
 
@@ -425,15 +456,30 @@ class ActionModule(ActionBase):
                 items = [value] if isinstance(value, str) else list(value or [])
                 bad = [str(i) for i in items if not is_network(i)]
                 if bad:
-                    self._problem(host, name, "holds %s, not IP addresses or CIDRs" % ", ".join(bad), "write e.g. 192.168.1.0/24 or 192.168.1.20")
+                    self._problem(
+                        host,
+                        name,
+                        "holds %s, not IP addresses or CIDRs" % ", ".join(bad),
+                        "write e.g. 192.168.1.0/24 or 192.168.1.20",
+                    )
                 wild = [str(i) for i in items if no_wildcard and str(i).strip() in WILDCARDS]
                 if wild:
-                    self._problem(host, name, "holds %s, which admits every address" % ", ".join(wild), "list the peers' addresses instead")
+                    self._problem(
+                        host,
+                        name,
+                        "holds %s, which admits every address" % ", ".join(wild),
+                        "list the peers' addresses instead",
+                    )
             for name in IP_VARS:
                 if self._user_set(host, name):
                     value = self._value(host, name)
                     if value not in (UNKNOWN, "", None) and not is_ip(value):
-                        self._problem(host, name, '"%s" is not an IP address' % value, "set one address such as 192.168.1.20 (no prefix, no name)")
+                        self._problem(
+                            host,
+                            name,
+                            '"%s" is not an IP address' % value,
+                            "set one address such as 192.168.1.20 (no prefix, no name)",
+                        )
             for name in IP_LIST_VARS:
                 if self._user_set(host, name):
                     value = self._value(host, name)
@@ -441,11 +487,21 @@ class ActionModule(ActionBase):
                         continue
                     bad = [str(i) for i in value if not is_ip(i)]
                     if bad:
-                        self._problem(host, name, "holds %s, not IP addresses" % ", ".join(bad), "list addresses such as 192.168.1.20")
+                        self._problem(
+                            host,
+                            name,
+                            "holds %s, not IP addresses" % ", ".join(bad),
+                            "list addresses such as 192.168.1.20",
+                        )
             if self._user_set(host, "container_engine_network_subnet"):
                 value = self._value(host, "container_engine_network_subnet")
                 if value not in (UNKNOWN, "") and ("/" not in str(value) or not is_network(value)):
-                    self._problem(host, "container_engine_network_subnet", '"%s" is not a CIDR' % value, 'write e.g. 10.89.0.0/24, or "" to let podman choose')
+                    self._problem(
+                        host,
+                        "container_engine_network_subnet",
+                        '"%s" is not a CIDR' % value,
+                        'write e.g. 10.89.0.0/24, or "" to let podman choose',
+                    )
 
     def _check_urls(self, hosts):
         for host in hosts:
@@ -456,7 +512,11 @@ class ActionModule(ActionBase):
                 if value is UNKNOWN:
                     continue
                 for url in [value] if isinstance(value, str) else list(value or []):
-                    if url == "" and name in ("mesh_tailscale_login_server", "immich_config_ml_balancer_url", "immich_config_ml_fallback_url"):
+                    if url == "" and name in (
+                        "mesh_tailscale_login_server",
+                        "immich_config_ml_balancer_url",
+                        "immich_config_ml_fallback_url",
+                    ):
                         continue
                     parts = urlsplit(str(url))
                     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -476,11 +536,18 @@ class ActionModule(ActionBase):
                 if self._user_set(host, name):
                     value = self._value(host, name)
                     if isinstance(value, str) and value and not value.startswith("/"):
-                        self._problem(host, name, '"%s" is not an absolute path' % value, "write the full path, starting with /")
+                        self._problem(
+                            host, name, '"%s" is not an absolute path' % value, "write the full path, starting with /"
+                        )
             if self._user_set(host, "library_media_root"):
                 root = str(self._value(host, "library_media_root")).rstrip("/")
                 if root in ("", "/srv", "/var", "/home", "/mnt", "/media", "/data"):
-                    self._problem(host, "library_media_root", '"%s" is a top-level directory' % (root or "/"), "use a folder of its own, e.g. /srv/immich/library")
+                    self._problem(
+                        host,
+                        "library_media_root",
+                        '"%s" is a top-level directory' % (root or "/"),
+                        "use a folder of its own, e.g. /srv/immich/library",
+                    )
 
     def _check_secrets(self, hosts, server):
         for host in hosts:
@@ -504,22 +571,43 @@ class ActionModule(ActionBase):
                     self._problem(
                         host,
                         name,
-                        "holds %s, which breaks the %s" % (" and ".join(bad), "Valkey configuration" if "valkey" in name else "database connection"),
-                        "use letters, digits and - _ . only (or unset it: playbooks/secrets.yml generates 32 letters and digits)",
+                        "holds %s, which breaks the %s"
+                        % (" and ".join(bad), "Valkey configuration" if "valkey" in name else "database connection"),
+                        "use letters, digits and - _ . only"
+                        " (or unset it: playbooks/secrets.yml generates 32 letters and digits)",
                     )
         if server:
             email = self._value(server, "immich_admin_email")
-            if not self._user_set(server, "immich_admin_email") and not self._user_set(server, "immich_config_admin_email"):
-                self._problem(server, "immich_admin_email", "is not set", "set the first admin's email address in group_vars/all")
+            if not self._user_set(server, "immich_admin_email") and not self._user_set(
+                server, "immich_config_admin_email"
+            ):
+                self._problem(
+                    server, "immich_admin_email", "is not set", "set the first admin's email address in group_vars/all"
+                )
             elif email is not UNKNOWN and self._user_set(server, "immich_admin_email") and "@" not in str(email):
-                self._problem(server, "immich_admin_email", '"%s" is not an email address' % email, "set an address like admin@example.com")
+                self._problem(
+                    server,
+                    "immich_admin_email",
+                    '"%s" is not an email address' % email,
+                    "set an address like admin@example.com",
+                )
             if self._user_set(server, "immich_admin_password"):
                 pw = self._value(server, "immich_admin_password")
                 if pw is not UNKNOWN and pw and len(str(pw)) < 8:
-                    self._problem(server, "immich_admin_password", "is shorter than 8 characters", "use 8 characters or more, or unset it to have one generated")
+                    self._problem(
+                        server,
+                        "immich_admin_password",
+                        "is shorter than 8 characters",
+                        "use 8 characters or more, or unset it to have one generated",
+                    )
             config = self._value(server, "immich_system_config")
             if config is not UNKNOWN and not isinstance(config, dict):
-                self._problem(server, "immich_system_config", "is not a mapping", "write it as a mapping shaped like Immich's system config (SystemConfigDto)")
+                self._problem(
+                    server,
+                    "immich_system_config",
+                    "is not a mapping",
+                    "write it as a mapping shaped like Immich's system config (SystemConfigDto)",
+                )
 
     def _check_mesh(self, hosts):
         for host in hosts:
@@ -530,11 +618,30 @@ class ActionModule(ActionBase):
             if mode == "tailscale":
                 key = self._value(host, "mesh_tailscale_authkey", "mesh")
                 if key is not UNKNOWN and not str(key):
-                    self._problem(host, "mesh_tailscale_authkey", "is empty while mesh_mode is tailscale", "put a Tailscale auth key (tskey-auth-...) in the vault, or set mesh_mode: lan")
+                    self._problem(
+                        host,
+                        "mesh_tailscale_authkey",
+                        "is empty while mesh_mode is tailscale",
+                        "put a Tailscale auth key (tskey-auth-...) in the vault, or set mesh_mode: lan",
+                    )
                 elif key is not UNKNOWN and not str(key).startswith("tskey-"):
-                    self._problem(host, "mesh_tailscale_authkey", "does not look like a Tailscale key (tskey-...)", "paste the auth key or OAuth client secret as Tailscale shows it")
-                elif key is not UNKNOWN and str(key).startswith("tskey-client-") and not self._value(host, "mesh_tailscale_tags", "mesh"):
-                    self._problem(host, "mesh_tailscale_tags", "is empty but the key is an OAuth client secret", "set mesh_tailscale_tags, e.g. [tag:immich]")
+                    self._problem(
+                        host,
+                        "mesh_tailscale_authkey",
+                        "does not look like a Tailscale key (tskey-...)",
+                        "paste the auth key or OAuth client secret as Tailscale shows it",
+                    )
+                elif (
+                    key is not UNKNOWN
+                    and str(key).startswith("tskey-client-")
+                    and not self._value(host, "mesh_tailscale_tags", "mesh")
+                ):
+                    self._problem(
+                        host,
+                        "mesh_tailscale_tags",
+                        "is empty but the key is an OAuth client secret",
+                        "set mesh_tailscale_tags, e.g. [tag:immich]",
+                    )
             elif mode == "lan":
                 facts = self._raw(host).get("ansible_facts") or {}
                 if "distribution" not in facts and "default_ipv4" not in facts:
@@ -544,20 +651,28 @@ class ActionModule(ActionBase):
                     self._problem(
                         host,
                         "mesh_lan_address",
-                        "is empty and the host has no default IPv4 route, so there is no LAN address to use (mesh_mode: lan)",
+                        "is empty and the host has no default IPv4 route,"
+                        " so there is no LAN address to use (mesh_mode: lan)",
                         "set mesh_lan_address to the host's LAN address, or give it a default route",
                     )
 
     def _check_hardware(self, host_roles):
         families = sorted(
-            f[:-4] for f in os.listdir(os.path.join(self._roles_dir, "container_engine", "vars")) if f.endswith(".yml") and f[0].isupper()
+            f[:-4]
+            for f in os.listdir(os.path.join(self._roles_dir, "container_engine", "vars"))
+            if f.endswith(".yml") and f[0].isupper()
         )
         for host, roles in host_roles.items():
             raw = self._raw(host)
             facts = raw.get("ansible_facts") or {}
             family = facts.get("os_family")
             if family and families and family not in families:
-                self._problem(host, "ansible_os_family (facts)", "is %s, which this collection does not install on" % family, "use a %s host" % " or ".join(families))
+                self._problem(
+                    host,
+                    "ansible_os_family (facts)",
+                    "is %s, which this collection does not install on" % family,
+                    "use a %s host" % " or ".join(families),
+                )
             gpu = raw.get("immich_gpu") or facts.get("immich_gpu")
             if not isinstance(gpu, dict):
                 continue
@@ -577,7 +692,8 @@ class ActionModule(ActionBase):
                     self._problem(
                         host,
                         name,
-                        "forces %s but the host has %s (gpu_facts found: %s)" % (value, "/".join(table[value]) + " hardware" if table[value] else "", found),
+                        "forces %s but the host has %s (gpu_facts found: %s)"
+                        % (value, "/".join(table[value]) + " hardware" if table[value] else "", found),
                         "set %s: auto (or cpu/disabled), or move the setting to the host that has the hardware" % name,
                     )
             cpu = gpu.get("cpu") or {}
@@ -586,7 +702,8 @@ class ActionModule(ActionBase):
                 self._problem(
                     host,
                     "%s (group)" % "/".join(groups),
-                    "the CPU lacks x86-64-v2 (missing %s): Immich v3 images do not start on it" % ", ".join(cpu.get("x86_64_v2_missing") or []),
+                    "the CPU lacks x86-64-v2 (missing %s): Immich v3 images do not start on it"
+                    % ", ".join(cpu.get("x86_64_v2_missing") or []),
                     "take the host out of %s; use a CPU from 2009 or later" % " and ".join(groups),
                 )
 
@@ -596,13 +713,31 @@ class ActionModule(ActionBase):
         if server is None:
             return
         if self._value(server, "ml_balancer_state", "ml_balancer") == "present" and not ml:
-            self._problem(server, "ml_balancer_state", "is present but the group ml_workers is empty", "set ml_balancer_state: auto, or add ML workers")
+            self._problem(
+                server,
+                "ml_balancer_state",
+                "is present but the group ml_workers is empty",
+                "set ml_balancer_state: auto, or add ML workers",
+            )
         if not ml and self._value(server, "immich_config_ml_fallback_url", "immich_config") == "":
-            self._problem(server, "immich_config_ml_fallback_url", "is empty and there are no ML workers: no ML URL at all", "keep the default http://immich-ml:3003, or add ML workers")
+            self._problem(
+                server,
+                "immich_config_ml_fallback_url",
+                "is empty and there are no ML workers: no ML URL at all",
+                "keep the default http://immich-ml:3003, or add ML workers",
+            )
         mode = self._value(server, "postgres_mode", "postgres")
-        if mode == "native" and self._value(server, "postgres_vector_extension", "postgres") == "vectorchord":
-            if not self._value(server, "postgres_vectorchord_checksum", "postgres"):
-                self._problem(server, "postgres_vectorchord_checksum", "is empty: native PostgreSQL with VectorChord downloads a package", "set it (sha256:...) or use postgres_vector_extension: pgvector")
+        if (
+            mode == "native"
+            and self._value(server, "postgres_vector_extension", "postgres") == "vectorchord"
+            and not self._value(server, "postgres_vectorchord_checksum", "postgres")
+        ):
+            self._problem(
+                server,
+                "postgres_vectorchord_checksum",
+                "is empty: native PostgreSQL with VectorChord downloads a package",
+                "set it (sha256:...) or use postgres_vector_extension: pgvector",
+            )
         if not jobs:
             return
         for name in ("library_uid", "library_gid"):
@@ -615,7 +750,12 @@ class ActionModule(ActionBase):
                     "set library_uid and library_gid to the user immich-server runs as, e.g. 1000",
                 )
         if self._value(server, "library_thumbs_path", "library"):
-            self._problem(server, "library_thumbs_path", "is set but job workers mount only the media root", "keep the thumbnails under library_media_root when you use job workers")
+            self._problem(
+                server,
+                "library_thumbs_path",
+                "is set but job workers mount only the media root",
+                "keep the thumbnails under library_media_root when you use job workers",
+            )
         client_group = self._value(server, "nfs_server_client_group", "nfs_server")
         if client_group is not UNKNOWN and set(jobs) - set(self._groups.get(str(client_group), [])):
             self._problem(
@@ -630,10 +770,20 @@ class ActionModule(ActionBase):
             if self._user_set(host, "nfs_client_export_path"):
                 path = self._value(host, "nfs_client_export_path", "nfs_client")
                 if path and root is not UNKNOWN and str(path).rstrip("/") != str(root).rstrip("/"):
-                    self._problem(host, "nfs_client_export_path", '"%s" is not what the server exports (%s)' % (path, root), 'remove it (empty: the server\'s export) or set it to "%s"' % root)
+                    self._problem(
+                        host,
+                        "nfs_client_export_path",
+                        '"%s" is not what the server exports (%s)' % (path, root),
+                        'remove it (empty: the server\'s export) or set it to "%s"' % root,
+                    )
             options = self._value(host, "nfs_client_options", "nfs_client")
             if isinstance(options, list) and ("hard" not in options or "_netdev" not in options or "soft" in options):
-                self._problem(host, "nfs_client_options", "must hold hard and _netdev and not soft", "add hard and _netdev (a soft mount turns a network hiccup into lost files)")
+                self._problem(
+                    host,
+                    "nfs_client_options",
+                    "must hold hard and _netdev and not soft",
+                    "add hard and _netdev (a soft mount turns a network hiccup into lost files)",
+                )
 
     # ------------------------------------------------------------------ entry
     def run(self, tmp=None, task_vars=None):
@@ -689,7 +839,10 @@ class ActionModule(ActionBase):
                 merged.setdefault((p["variable"], p["msg"], p["fix"]), []).append(p["host"])
             lines = ["%s: %s %s. Fix: %s." % (", ".join(h), v, m, f) for (v, m, f), h in merged.items()]
             result["failed"] = True
-            result["msg"] = "The inventory has %d problem(s); no host was changed.\n- %s" % (len(lines), "\n- ".join(lines))
+            result["msg"] = "The inventory has %d problem(s); no host was changed.\n- %s" % (
+                len(lines),
+                "\n- ".join(lines),
+            )
         else:
             result["msg"] = "The inventory passed validation (%d hosts)." % len(hosts)
         return result

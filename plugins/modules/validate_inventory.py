@@ -85,7 +85,8 @@ problems:
   returned: always
   type: list
   elements: dict
-  sample: [{host: photos, variable: immich_version, msg: '"3.1.0" is not a pinned release tag', fix: set a tag like v3.0.0}]
+  sample:
+    - {host: photos, variable: immich_version, msg: '"3.1.0" is not a pinned release tag', fix: set a tag like v3.1.0}
 checked_hosts:
   description: The hosts whose variables were checked.
   returned: always
@@ -102,13 +103,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            plan=dict(type="list", elements="dict", required=True),
-            groups=dict(type="dict"),
-            version_min=dict(type="str", default="v3.0.0"),
-            version_below=dict(type="str", default="v4.0.0"),
-            roles_dir=dict(type="path"),
-        ),
+        argument_spec={
+            "plan": {"type": "list", "elements": "dict", "required": True},
+            "groups": {"type": "dict"},
+            "version_min": {"type": "str", "default": "v3.0.0"},
+            "version_below": {"type": "str", "default": "v4.0.0"},
+            "roles_dir": {"type": "path"},
+        },
         supports_check_mode=True,
     )
     module.fail_json(msg="homelab.immich.validate_inventory runs on the controller only (an action plugin).")

@@ -36,6 +36,8 @@ GLOBALS = {
     "immich_db_peers",
     "immich_valkey_peers",
     "immich_secrets_dir",
+    "immich_validate_hosts",
+    "immich_validate_scope",
     "immich_system_config",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
@@ -366,13 +368,19 @@ class ActionModule(ActionBase):
                             "remove %s and set immich_version only" % name,
                         )
         if len(seen) > 1:
-            detail = "; ".join("%s on %s" % (v, ", ".join(h)) for v, h in sorted(seen.items()))
-            self._problem(
-                "all",
-                "immich_version",
-                "differs between hosts (%s): server and ML must run the same tag" % detail,
-                "set immich_version once, in group_vars/all",
-            )
+            # the server's tag is the reference (else the most common one); the others are named
+            server = (self._groups.get("immich_server") or [None])[0]
+            ref = next((v for v, h in seen.items() if server in h), None) or max(seen, key=lambda v: len(seen[v]))
+            for version, others in sorted(seen.items()):
+                if version == ref:
+                    continue
+                self._problem(
+                    ", ".join(others),
+                    "immich_version",
+                    "is %s here but %s on %s: server, ML and job workers must run the same tag"
+                    % (version, ref, ", ".join(seen[ref])),
+                    "set immich_version once, in group_vars/all (remove the host or group value)",
+                )
 
     def _ports(self, host, roles):
         """(port, variable) pairs the host listens on or publishes."""
@@ -576,7 +584,7 @@ class ActionModule(ActionBase):
                         "use letters, digits and - _ . only"
                         " (or unset it: playbooks/secrets.yml generates 32 letters and digits)",
                     )
-        if server:
+        if server and self._scope == "site":
             email = self._value(server, "immich_admin_email")
             if not self._user_set(server, "immich_admin_email") and not self._user_set(
                 server, "immich_config_admin_email"
@@ -740,7 +748,8 @@ class ActionModule(ActionBase):
             )
         if not jobs:
             return
-        for name in ("library_uid", "library_gid"):
+        # site.yml runs the library role, whose owner job_workers.yml then exports (library_paths)
+        for name in ("library_uid", "library_gid") if self._scope == "site" else ():
             value = self._value(server, name, "library")
             if value is not UNKNOWN and str(value).isdigit() and int(value) == 0:
                 self._problem(
@@ -791,6 +800,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = self._task.args
         plan = args.get("plan") or []
+        self._scope = args.get("scope") or "site"
         self._roles_dir = args.get("roles_dir") or ROLES_DIR
         self._role_names = sorted(
             (r for r in os.listdir(self._roles_dir) if os.path.isdir(os.path.join(self._roles_dir, r))), key=len

@@ -42,6 +42,13 @@ options:
   groups:
     description: The inventory groups (default the C(groups) magic variable).
     type: dict
+  scope:
+    description:
+      - The playbook that runs next. C(site) also requires what only a full run needs (the admin email, a non-root
+        library owner with job workers); C(day2) (backup, restore, upgrade, verify) and C(job_workers) do not.
+    type: str
+    choices: [site, day2, job_workers]
+    default: site
   version_min:
     description: Lowest Immich release tag the collection supports.
     type: str
@@ -106,6 +113,7 @@ def main():
         argument_spec={
             "plan": {"type": "list", "elements": "dict", "required": True},
             "groups": {"type": "dict"},
+            "scope": {"type": "str", "default": "site", "choices": ["site", "day2", "job_workers"]},
             "version_min": {"type": "str", "default": "v3.0.0"},
             "version_below": {"type": "str", "default": "v4.0.0"},
             "roles_dir": {"type": "path"},

@@ -27,38 +27,51 @@ RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", re.M)
 CPU_NO_V2 = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov sse sse2\n"
 
 # class of mistake -> (change to the good inventory, variable named, host named)
-# change: {"all": {...}} group_vars/all, {"host:<name>": {...}} host vars, {"groups": {...}} group members
+# change: {"all": {...}} group_vars/all, {"host:<name>": {...}} host vars, {"groups": {...}} group members,
+# "ml": False for mistakes on the server alone (one host less to read keeps the runs cheap)
 CASES = {
     "two servers": ({"groups": {"immich_server": ["srv", "ml"], "ml_workers": []}}, "immich_server (group)", "all"),
     "server also ML worker": ({"groups": {"ml_workers": ["ml", "srv"]}}, "immich_server + ml_workers", "srv"),
-    "version v1": ({"all": {"immich_version": "v1.132.3"}}, "immich_version", "srv"),
-    "version without v": ({"all": {"immich_version": "3.1.0"}}, "immich_version", "srv"),
+    "version v1": ({"ml": False, "all": {"immich_version": "v1.132.3"}}, "immich_version", "srv"),
+    "version without v": ({"ml": False, "all": {"immich_version": "3.1.0"}}, "immich_version", "srv"),
     "version latest": ({"all": {"immich_version": "latest"}}, "immich_version", "ml"),
     "versions differ": ({"host:ml": {"immich_version": "v3.0.2"}}, "immich_version", "ml"),
     "ML tag differs": ({"host:ml": {"immich_ml_version": "v3.0.2"}}, "immich_ml_version", "ml"),
-    "wrong choice": ({"all": {"postgres_mode": "docker"}}, "postgres_mode", "srv"),
+    "wrong choice": ({"ml": False, "all": {"postgres_mode": "docker"}}, "postgres_mode", "srv"),
     "wrong type": ({"host:ml": {"immich_ml_port": "three"}}, "immich_ml_port", "ml"),
     "typo in a name": ({"all": {"immich_ml_prot": 3003}}, "immich_ml_prot", "ml"),
-    "port collision": ({"all": {"immich_server_port": 5432}}, "immich_server_port and postgres_port", "srv"),
-    "firewall port differs": ({"all": {"immich_server_port": 8080}}, "firewall_immich_port", "srv"),
-    "bad CIDR": ({"all": {"firewall_immich_allowed": ["192.168.1.0/33"]}}, "firewall_immich_allowed", "srv"),
+    "port collision": (
+        {"ml": False, "all": {"immich_server_port": 5432}},
+        "immich_server_port and postgres_port",
+        "srv",
+    ),
+    "firewall port differs": ({"ml": False, "all": {"immich_server_port": 8080}}, "firewall_immich_port", "srv"),
+    "bad CIDR": (
+        {"ml": False, "all": {"firewall_immich_allowed": ["192.168.1.0/33"]}},
+        "firewall_immich_allowed",
+        "srv",
+    ),
     "bad address": ({"host:ml": {"mesh_lan_address": "10.0.0.300"}}, "mesh_lan_address", "ml"),
-    "wildcard peers": ({"all": {"immich_db_peers": ["0.0.0.0/0"]}}, "immich_db_peers", "srv"),
-    "URL without scheme": ({"all": {"immich_config_url": "127.0.0.1:2283"}}, "immich_config_url", "srv"),
+    "wildcard peers": ({"ml": False, "all": {"immich_db_peers": ["0.0.0.0/0"]}}, "immich_db_peers", "srv"),
+    "URL without scheme": ({"ml": False, "all": {"immich_config_url": "127.0.0.1:2283"}}, "immich_config_url", "srv"),
     "Valkey password with a newline": (
-        {"all": {"immich_valkey_password": "s3cret\n"}},
+        {"ml": False, "all": {"immich_valkey_password": "s3cret\n"}},
         "immich_valkey_password",
         "srv",
     ),
-    "DB password with a quote": ({"all": {"immich_db_password": "it's"}}, "immich_db_password", "srv"),
-    "admin email missing": ({"all": {"immich_admin_email": None}}, "immich_admin_email", "srv"),
-    "admin password short": ({"all": {"immich_admin_password": "short"}}, "immich_admin_password", "srv"),
+    "DB password with a quote": ({"ml": False, "all": {"immich_db_password": "it's"}}, "immich_db_password", "srv"),
+    "admin email missing": ({"ml": False, "all": {"immich_admin_email": None}}, "immich_admin_email", "srv"),
+    "admin password short": ({"ml": False, "all": {"immich_admin_password": "short"}}, "immich_admin_password", "srv"),
     "tailscale without a key": ({"all": {"mesh_mode": "tailscale"}}, "mesh_tailscale_authkey", "ml"),
-    "relative path": ({"all": {"postgres_data_dir": "data/postgres"}}, "postgres_data_dir", "srv"),
-    "system config not a mapping": ({"all": {"immich_system_config": "dark"}}, "immich_system_config", "srv"),
+    "relative path": ({"ml": False, "all": {"postgres_data_dir": "data/postgres"}}, "postgres_data_dir", "srv"),
+    "system config not a mapping": (
+        {"ml": False, "all": {"immich_system_config": "dark"}},
+        "immich_system_config",
+        "srv",
+    ),
     "forced cuda without NVIDIA": ({"host:ml": {"gpu_ml_backend_override": "cuda"}}, "gpu_ml_backend_override", "ml"),
     "forced nvenc without NVIDIA": (
-        {"host:srv": {"immich_server_transcode_accel": "nvenc"}},
+        {"ml": False, "host:srv": {"immich_server_transcode_accel": "nvenc"}},
         "immich_server_transcode_accel",
         "srv",
     ),
@@ -107,7 +120,7 @@ def fresh_hosts():
 
 
 def _inventory(change, secrets_dir):
-    groups = {"immich_server": ["srv"], "ml_workers": ["ml"], "job_workers": []}
+    groups = {"immich_server": ["srv"], "ml_workers": ["ml"] if change.get("ml", True) else [], "job_workers": []}
     groups.update(change.get("groups", {}))
     everyone = {"immich_admin_email": "admin@example.com", "immich_secrets_dir": str(secrets_dir), "mesh_mode": "lan"}
     for key, value in change.get("all", {}).items():

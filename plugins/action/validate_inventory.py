@@ -161,6 +161,42 @@ def _plain(text):
     return text.split(". ")[0].rstrip(".")[:120]
 
 
+# The platforms the collection supports (README: "Platforms"): distribution -> oldest major version.
+# Debian 13 is what every Molecule scenario converges; Ubuntu uses the same apt paths and podman
+# with quadlets (>= 4.4), rendered in the unit tests but not converged here.
+SUPPORTED_PLATFORMS = {"Debian": 13, "Ubuntu": 24}
+PLATFORM_REASONS = {
+    ("Debian", 12): "Debian 12's podman (4.3) has no quadlets, which every service of this collection is",
+    ("Debian", 11): "Debian 11's podman (3.0) has no quadlets, which every service of this collection is",
+}
+
+
+def platform_refusal(facts):
+    """(problem, fix) when the host's distribution is outside the supported table, else None."""
+    name = facts.get("distribution")
+    if not name:
+        return None
+    try:
+        major = int(str(facts.get("distribution_major_version", "0")).split(".")[0])
+    except ValueError:
+        major = 0
+    oldest = SUPPORTED_PLATFORMS.get(name)
+    if oldest is not None and major >= oldest:
+        return None
+    supported = ", ".join("%s %s or newer" % (d, v) for d, v in SUPPORTED_PLATFORMS.items())
+    if oldest is not None:
+        reason = PLATFORM_REASONS.get((name, major), "%s %s is older than this collection supports" % (name, major))
+        return (
+            "is %s %s: %s" % (name, major, reason),
+            "upgrade the host to %s %s (supported: %s)" % (name, oldest, supported),
+        )
+    return (
+        "is %s %s, which this collection does not install on (its roles use apt and Debian's package names;"
+        " Fedora and EL are not supported yet)" % (name, major or ""),
+        "use a supported host: %s" % supported,
+    )
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -665,22 +701,12 @@ class ActionModule(ActionBase):
                     )
 
     def _check_hardware(self, host_roles):
-        families = sorted(
-            f[:-4]
-            for f in os.listdir(os.path.join(self._roles_dir, "container_engine", "vars"))
-            if f.endswith(".yml") and f[0].isupper()
-        )
         for host, roles in host_roles.items():
             raw = self._raw(host)
             facts = raw.get("ansible_facts") or {}
-            family = facts.get("os_family")
-            if family and families and family not in families:
-                self._problem(
-                    host,
-                    "ansible_os_family (facts)",
-                    "is %s, which this collection does not install on" % family,
-                    "use a %s host" % " or ".join(families),
-                )
+            refusal = platform_refusal(facts)
+            if refusal:
+                self._problem(host, "ansible_distribution (facts)", refusal[0], refusal[1])
             gpu = raw.get("immich_gpu") or facts.get("immich_gpu")
             if not isinstance(gpu, dict):
                 continue

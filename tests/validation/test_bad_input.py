@@ -21,8 +21,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/molecule-trixie:latest"
+OLD_IMAGE = "localhost/molecule-bookworm:latest"  # Debian 12, outside the supported platforms
 PREFIX = "val-" + uuid.uuid4().hex[:6]  # podman names are global on this machine
-HOSTS = {"srv": PREFIX + "-srv", "ml": PREFIX + "-ml", "noroute": PREFIX + "-noroute"}
+HOSTS = {"srv": PREFIX + "-srv", "ml": PREFIX + "-ml", "noroute": PREFIX + "-noroute", "old": PREFIX + "-old"}
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", re.M)
 CPU_NO_V2 = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov sse sse2\n"
 
@@ -85,6 +86,7 @@ CASES = {
         "srv",
     ),
     "LAN mode without a default route": ({"groups": {"ml_workers": ["ml", "noroute"]}}, "mesh_lan_address", "noroute"),
+    "Debian 12 host": ({"groups": {"ml_workers": ["ml", "old"]}}, "ansible_distribution", "old"),
 }
 
 
@@ -96,12 +98,12 @@ def _podman(*args, check=True):
 def fresh_hosts():
     if shutil.which("podman") is None:
         pytest.skip("podman is not installed: the bad-input tests need local test containers (make host)")
-    if _podman("image", "exists", IMAGE, check=False).returncode != 0:
+    if any(_podman("image", "exists", image, check=False).returncode != 0 for image in (IMAGE, OLD_IMAGE)):
         subprocess.run(["make", "-C", str(ROOT), "image"], check=True, timeout=900)
     try:
         for name, container in HOSTS.items():
             network = ["--network", "none"] if name == "noroute" else []
-            _podman("run", "-d", "--name", container, "--privileged", *network, IMAGE)
+            _podman("run", "-d", "--name", container, "--privileged", *network, OLD_IMAGE if name == "old" else IMAGE)
         # a CPU tree without the x86-64-v2 flags, read by gpu_facts through gpu_facts_root (test setup, not Ansible)
         _podman(
             "exec",

@@ -26,7 +26,7 @@ options:
   paths:
     description:
       - What each path should be, keyed by a short name that the result uses.
-      - Each value is a dict with the keys C(path) (required); C(state), which is V(file) (the default, a
+      - Each value is a dict with the keys C(path) (required, absolute); C(state), which is V(file) (the default, a
         regular file, not followed if it is a link), V(directory) (followed, like
         M(ansible.builtin.file) does) or V(absent) (nothing at that path); C(owner) and C(group)
         (name or numeric id); C(mode) (octal, such as V(0644)); C(checksum) (SHA-1 of the wanted
@@ -162,9 +162,7 @@ def main():
         unknown = set(raw) - set(PATH_SPEC)
         if unknown:
             module.fail_json(msg=f"paths.{name}: unknown keys {sorted(unknown)}")
-        spec = {
-            k: (None if v is None else (os.path.expanduser(str(v)) if k == "path" else str(v))) for k, v in raw.items()
-        }
+        spec = {k: (None if v is None else str(v)) for k, v in raw.items()}
         if spec.get("state") not in (None, "file", "directory", "absent"):
             module.fail_json(msg=f"paths.{name}.state must be file, directory or absent")
         ok[name] = path_ok(spec)

@@ -177,7 +177,7 @@ def platform_refusal(facts):
     if not name:
         return None
     try:
-        major = int(str(facts.get("distribution_major_version", "0")).split(".")[0])
+        major = int(str(facts.get("distribution_major_version", "0")).split(".", maxsplit=1)[0])
     except ValueError:
         major = 0
     oldest = SUPPORTED_PLATFORMS.get(name)

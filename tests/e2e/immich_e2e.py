@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """End-to-end check of a running Immich, as a user sees it: photos in, results out.
 
 Runs on a host that reaches the server (the Molecule verify playbooks copy it there with
@@ -146,7 +145,7 @@ def cmd_upload(args) -> dict:
     api = user_api(args)
     statuses = {}
     for i in range(args.first, args.first + args.count):
-        data, iso, _ = make_jpeg(i)
+        data, iso, _place = make_jpeg(i)
         body, ctype = multipart(
             {"deviceAssetId": f"e2e-{i:03d}", "deviceId": DEVICE_ID, "fileCreatedAt": iso, "fileModifiedAt": iso},
             f"e2e-{i:03d}.jpg",

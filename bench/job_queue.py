@@ -413,7 +413,8 @@ def main():
                 IMAGES["postgres"],
                 {"POSTGRES_PASSWORD": "bench", "POSTGRES_USER": "postgres", "POSTGRES_DB": "immich"},
             )
-            vk = run_container("valkey", IMAGES["valkey"])
+            # with a password, as the valkey role runs it (without one, protected mode refuses the server)
+            vk = run_container("valkey", IMAGES["valkey"], args=("--requirepass", "bench"))
             gateway = podman("network", "inspect", NET, "--format", "{{range .Subnets}}{{.Gateway}}{{end}}")
             log(f"starting {args.workers} ML services ({tuning['environment']})")
             ml_ips = [run_container(f"ml-{i}", IMAGES["ml"], tuning["environment"]) for i in range(args.workers)]
@@ -432,6 +433,7 @@ def main():
                     "DB_DATABASE_NAME": "immich",
                     "DB_VECTOR_EXTENSION": "pgvector",
                     "REDIS_HOSTNAME": vk,
+                    "REDIS_PASSWORD": "bench",
                     "IMMICH_ALLOW_SETUP": "true",
                 },
             )
@@ -507,6 +509,10 @@ def main():
                     if haproxy:
                         haproxy.stop()
                         haproxy = None
+    except Exception:
+        logs = subprocess.run(["podman", "logs", "--tail", "40", PREFIX + "server"], capture_output=True, text=True)
+        log(f"immich-server's last log lines:\n{logs.stdout[-4000:]}{logs.stderr[-4000:]}")
+        raise
     finally:
         if haproxy:
             haproxy.stop()

@@ -479,10 +479,10 @@ def main():
                 )
                 api.call("POST", "/assets", raw=body, content_type=ctype)
             log("waiting for metadata, thumbnails and the first smart search")
-            deadline = time.monotonic() + 600
+            deadline = time.monotonic() + 300
             while sum(len(p.done) for p in proxies) < args.assets and time.monotonic() < deadline:
                 time.sleep(1)
-            wait_idle(api, 600)
+            wait_idle(api, 300)
             log(f"first smart search: {sum(len(p.done) for p in proxies)} /predict answered")
             haproxy.stop()
             haproxy = None

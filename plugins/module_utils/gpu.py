@@ -112,6 +112,8 @@ BACKEND_SUFFIX = {
 
 # device nodes whose presence the gatherer records (paths relative to /dev)
 DEV_NODES = ("kfd", "mali0", "rga", "mpp_service", "dma_heap", "nvidia0", "nvidiactl", "nvidia-uvm")
+# kernel modules whose presence (/sys/module/<name>) the gatherer records
+KERNEL_MODULES = ("nvidia", "amdgpu", "i915", "xe", "rknpu", "mali_kbase")
 # platform (non-PCI) DRM drivers
 PLATFORM_GPU_DRIVERS = {
     "v3d": ("other", "Broadcom VideoCore (v3d)"),
@@ -229,7 +231,7 @@ def gather(root, run=None, nvidia_smi="nvidia-smi", lspci="lspci", machine=None,
         props = _read(root, "/sys/class/kfd/kfd/topology/nodes/%s/properties" % node)
         if props:
             snap["kfd_nodes"].append(props)
-    for mod in ("nvidia", "amdgpu", "i915", "xe", "rknpu", "mali_kbase"):
+    for mod in KERNEL_MODULES:
         if _exists(root, "/sys/module/" + mod):
             snap["modules"].append(mod)
     snap["mali_gpuinfo"] = (_read(root, "/sys/class/misc/mali0/device/gpuinfo") or "").strip() or None

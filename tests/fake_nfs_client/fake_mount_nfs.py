@@ -1,5 +1,7 @@
-#!/usr/bin/env python3
-"""fake_nfs_client: a user-space stand-in for the kernel NFS client, installed as mount.nfs.
+"""fake_nfs_client: a user-space stand-in for the kernel NFS client, run as mount.nfs.
+
+Installed as /usr/local/lib/fake_nfs_client/fake_mount_nfs.py with a /usr/sbin/mount.nfs wrapper
+(`exec python3 .../fake_mount_nfs.py "$@"`), see README.md.
 
 The test kernel has no NFS client (no `nfs` in /proc/filesystems). systemd's mount unit
 (Type=nfs, written by role nfs_client) runs `mount -t nfs SERVER:/PATH /MOUNTPOINT -o OPTIONS`,
@@ -114,12 +116,12 @@ def parse_options(text):
     """Options of -o as a dict; refuses unknown ones and what this client cannot speak."""
     opts = {}
     for item in filter(None, (text or "").split(",")):
-        name, _, value = item.partition("=")
+        name, equals, value = item.partition("=")
         if name not in KNOWN_OPTIONS and not name.startswith("x-"):
             raise ValueError(f"an incorrect mount option was specified: {item}")
-        opts[name] = value if _ else True
+        opts[name] = value if equals else True
     version = str(opts.get("nfsvers", opts.get("vers", "4")))
-    if version.split(".")[0] != "4":
+    if version.split(".", maxsplit=1)[0] != "4":
         raise ValueError(f"nfsvers={version}: this test double speaks NFSv4 only")
     if opts.get("proto", "tcp") != "tcp":
         raise ValueError(f"proto={opts['proto']}: this test double speaks TCP only")
@@ -154,10 +156,10 @@ def parse_args(argv):
         raise ValueError("usage: mount.nfs SERVER:/EXPORT MOUNTPOINT [-o OPTIONS]")
     spec, mountpoint = positional
     if spec.startswith("["):  # [IPv6]:/path
-        host, _, rest = spec[1:].partition("]")
+        host, _sep, rest = spec[1:].partition("]")
         export = rest[1:] if rest.startswith(":") else ""
     else:
-        host, _, export = spec.partition(":")
+        host, _sep, export = spec.partition(":")
     if not host or not export.startswith("/"):
         raise ValueError(f"{spec}: expected SERVER:/EXPORT")
     options = parse_options(opts_text)
@@ -421,7 +423,8 @@ def make_operations(fuse):
         def statfs(self, path):
             sv = NfsStatvfs64()
             self.nfs.call("nfs_statvfs64", self._p(path), ctypes.byref(sv))
-            return {name: getattr(sv, name) for name, _ in NfsStatvfs64._fields_ if name not in ("f_fsid", "f_flag")}
+            skip = ("f_fsid", "f_flag")
+            return {name: getattr(sv, name) for name, _ctype in NfsStatvfs64._fields_ if name not in skip}
 
         def create(self, path, mode, fi=None):
             ptr = P()

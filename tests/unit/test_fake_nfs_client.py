@@ -23,7 +23,7 @@ def test_the_nfs_client_roles_mount_is_accepted():
 
 
 def test_ipv6_server_and_read_only_flag():
-    host, export, _, opts = fake.parse_args(["[fd7a::1]:/lib", "/mnt", "-r", "-o", "nfsvers=4"])
+    host, export, _mountpoint, opts = fake.parse_args(["[fd7a::1]:/lib", "/mnt", "-r", "-o", "nfsvers=4"])
     assert (host, export, opts["ro"]) == ("fd7a::1", "/lib", True)
 
 

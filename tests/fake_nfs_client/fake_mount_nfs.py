@@ -350,7 +350,9 @@ def make_operations(fuse):
                 "st_gid": st.gid,
                 "st_rdev": st.rdev,
                 "st_size": st.size,
-                "st_blocks": st.blocks,
+                # stat(2) counts 512-byte blocks, as the kernel client does from space_used; libnfs' blocks
+                # are 4096-byte ones, which made every file look sparse (du, cp --sparse=auto)
+                "st_blocks": (st.used + 511) // 512,
                 "st_blksize": st.blksize or 4096,
                 "st_atime": st.atime + st.atime_nsec / 1e9,
                 "st_mtime": st.mtime + st.mtime_nsec / 1e9,

@@ -1,6 +1,7 @@
 """fake_nfs_client's mount.nfs reads its command line as the real helper does (tests/fake_nfs_client)."""
 
 import importlib.util
+import types
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,12 @@ def test_ipv6_server_and_read_only_flag():
 def test_refused(argv):
     with pytest.raises(ValueError):
         fake.parse_args(argv)
+
+
+def test_blocks_are_512_byte_units_of_the_space_used():
+    """stat(2)'s st_blocks counts 512-byte blocks (the kernel client: space_used / 512), not libnfs' 4096."""
+    ops = fake.make_operations(types.SimpleNamespace(Operations=object))
+    attrs = ops._attrs(fake.NfsStat64(size=134046, used=135168, blocks=33, blksize=4096))
+    assert attrs["st_size"] == 134046
+    assert attrs["st_blocks"] == 135168 // 512
+    assert attrs["st_blocks"] * 512 >= attrs["st_size"]  # not sparse

@@ -15,12 +15,19 @@ everything else is the standard library and Immich's public API.
       the user has at least FIRST+COUNT assets, each with its EXIF date and a place, and smart
       search finds them all.
   immich_e2e.py run ...   upload, wait and check in one go.
+  immich_e2e.py upload-file --file PATH [--mime-type video/mp4] [--created ISO] ...
+      uploads one file, byte for byte, as that user (device homelab-immich-e2e-file, outside
+      what `check` counts) and prints its asset id, the upload status and the file's SHA-1.
+      Ansible's uri module cannot do this: its form-multipart sends a file base64-encoded
+      (Content-Transfer-Encoding), which Immich, like any HTTP server (RFC 7578), stores as is.
 Each command prints one JSON document on stdout; the exit code is 0 only when all is well.
 """
 
 import argparse
+import hashlib
 import io
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -31,6 +38,7 @@ USER_EMAIL = "e2e-user@example.com"
 USER_NAME = "E2E User"
 USER_PASSWORD = "e2e-user-password-1"  # a throwaway test user of the test bed
 DEVICE_ID = "homelab-immich-e2e"
+FILE_DEVICE_ID = "homelab-immich-e2e-file"  # upload-file: not among the photos that `check` counts
 # (city, latitude, longitude): places of tests/fake_geodata, so reverse geocoding finds them
 PLACES = [("Paris", 48.8566, 2.3522), ("Berlin", 52.52, 13.405), ("Madrid", 40.4168, -3.7038), ("Rome", 41.9, 12.5)]
 BUSY = ("active", "waiting", "delayed")
@@ -125,14 +133,14 @@ def make_jpeg(index: int) -> tuple[bytes, str, tuple]:
     return buf.getvalue(), iso, (city, lat, lon)
 
 
-def multipart(fields: dict, filename: str, payload: bytes) -> tuple[bytes, str]:
+def multipart(fields: dict, filename: str, payload: bytes, mime_type: str = "image/jpeg") -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     out = io.BytesIO()
     for name, value in fields.items():
         out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     out.write(
         f'--{boundary}\r\nContent-Disposition: form-data; name="assetData"; filename="{filename}"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n".encode()
+        f"Content-Type: {mime_type}\r\n\r\n".encode()
     )
     out.write(payload)
     out.write(f"\r\n--{boundary}--\r\n".encode())
@@ -157,6 +165,30 @@ def cmd_upload(args) -> dict:
     if statuses.get("created", 0) + statuses.get("duplicate", 0) != args.count:
         return {"ok": False, "user_id": user_id, "statuses": statuses, "error": f"not all uploaded: {statuses}"}
     return {"user_id": user_id, "uploaded": args.count, "statuses": statuses}
+
+
+def cmd_upload_file(args) -> dict:
+    if not args.file:
+        raise ValueError("upload-file needs --file")
+    admin = admin_api(args)
+    ensure_user(admin)
+    api = user_api(args)
+    with open(args.file, "rb") as fh:
+        data = fh.read()
+    name = os.path.basename(args.file)
+    body, ctype = multipart(
+        {
+            "deviceAssetId": name,
+            "deviceId": FILE_DEVICE_ID,
+            "fileCreatedAt": args.created,
+            "fileModifiedAt": args.created,
+        },
+        name,
+        data,
+        args.mime_type,
+    )
+    res = api.call("POST", "/assets", raw=body, content_type=ctype)
+    return {"id": res["id"], "status": res["status"], "sha1": hashlib.sha1(data).hexdigest(), "size": len(data)}
 
 
 def queue_stats(admin: Api) -> dict:
@@ -240,7 +272,7 @@ def cmd_run(args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["upload", "wait", "check", "run"])
+    parser.add_argument("command", choices=["upload", "wait", "check", "run", "upload-file"])
     parser.add_argument("--url", default="http://127.0.0.1:2283")
     parser.add_argument("--admin-email", required=True)
     parser.add_argument("--admin-password-file", required=True)
@@ -251,9 +283,13 @@ def main(argv=None) -> int:
     parser.add_argument("--queues", default="")
     parser.add_argument("--allow-failed", action="store_true")
     parser.add_argument("--query", default="a photo")
+    parser.add_argument("--file", help="upload-file: the file to upload")
+    parser.add_argument("--mime-type", default="application/octet-stream")
+    parser.add_argument("--created", default="2021-06-01T12:00:00.000Z", help="upload-file: its date")
     args = parser.parse_args(argv)
     try:
-        result = {"upload": cmd_upload, "wait": cmd_wait, "check": cmd_check, "run": cmd_run}[args.command](args)
+        commands = {"upload": cmd_upload, "wait": cmd_wait, "check": cmd_check, "run": cmd_run}
+        result = (cmd_upload_file if args.command == "upload-file" else commands[args.command])(args)
     except Exception as err:  # one JSON answer whatever went wrong
         result = {"ok": False, "error": f"{type(err).__name__}: {err}"}
     result.setdefault("ok", True)

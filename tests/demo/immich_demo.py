@@ -108,9 +108,9 @@ def cmd_browse(args) -> dict:
         time.sleep(1)  # let the thumbnails' images paint before the picture is taken
         shot("2-timeline.png")
         # smart search, typed into the search bar as a user does
-        bar = wait.until(lambda d: d.find_elements("css selector", "input#main-search-bar") or None)[0]
-        bar.click()
-        bar.send_keys(args.query, Keys.ENTER)
+        search_bar = wait.until(lambda d: d.find_elements("css selector", "input#main-search-bar") or None)[0]
+        search_bar.click()
+        search_bar.send_keys(args.query, Keys.ENTER)
         wait.until(lambda d: "/search" in d.current_url)
         wait.until(lambda d: wanted <= _assets_shown(d))
         steps["smart_search"] = {"url": driver.current_url, "found": len(_assets_shown(driver) & wanted)}

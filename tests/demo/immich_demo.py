@@ -63,11 +63,43 @@ def _driver():
     return webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
 
 
+THUMBNAILS = "[data-thumbnail-focus-container][data-asset]"
+# scrolls the element that scrolls the thumbnails (the timeline's own container, else the page)
+SCROLL = """
+let el = arguments[0];
+while (el && !(el.scrollHeight > el.clientHeight + 8 && /auto|scroll/.test(getComputedStyle(el).overflowY))) {
+  el = el.parentElement;
+}
+el = el || document.scrollingElement;
+const before = el.scrollTop;
+el.scrollBy(0, arguments[1]);
+return el.scrollTop !== before;
+"""
+
+
 def _assets_shown(driver) -> set:
-    return {
-        el.get_attribute("data-asset")
-        for el in driver.find_elements("css selector", "[data-thumbnail-focus-container][data-asset]")
-    }
+    return {el.get_attribute("data-asset") for el in driver.find_elements("css selector", THUMBNAILS)}
+
+
+def _find_all(driver, wanted: set, timeout: float) -> set:
+    """The wanted assets seen on the page, scrolling down through it: the timeline renders only
+    the rows in view. Returns what was seen once all are, or at the timeout."""
+    seen, deadline = set(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen |= _assets_shown(driver) & wanted
+        if wanted <= seen:
+            break
+        thumbs = driver.find_elements("css selector", THUMBNAILS)
+        moved = bool(thumbs) and driver.execute_script(SCROLL, thumbs[-1], 500)
+        time.sleep(0.3 if moved else 1)
+    return seen
+
+
+def _scroll_top(driver):
+    thumbs = driver.find_elements("css selector", THUMBNAILS)
+    if thumbs:
+        driver.execute_script(SCROLL, thumbs[0], -100000)
+        time.sleep(1)  # the rows in view render and their images paint
 
 
 def cmd_browse(args) -> dict:
@@ -101,20 +133,27 @@ def cmd_browse(args) -> dict:
         driver.find_element("css selector", "form button[type=submit]").click()
         wait.until(lambda d: "/auth/login" not in d.current_url)
         steps["signed_in"] = driver.current_url  # /photos, or the admin's first-time onboarding
-        # the timeline: every sample photo is there
+        # the timeline: every sample photo is there (scrolling down through it)
         driver.get(args.url.rstrip("/") + "/photos")
-        wait.until(lambda d: wanted <= _assets_shown(d))
-        steps["timeline"] = len(_assets_shown(driver) & wanted)
-        time.sleep(1)  # let the thumbnails' images paint before the picture is taken
+        wait.until(lambda d: _assets_shown(d) or None)
+        seen = _find_all(driver, wanted, args.page_timeout)
+        steps["timeline"] = len(seen)
+        if not wanted <= seen:
+            raise AssertionError(f"the timeline shows {len(seen)} of the {len(wanted)} sample photos")
+        _scroll_top(driver)
         shot("2-timeline.png")
         # smart search, typed into the search bar as a user does
         search_bar = wait.until(lambda d: d.find_elements("css selector", "input#main-search-bar") or None)[0]
         search_bar.click()
         search_bar.send_keys(args.query, Keys.ENTER)
         wait.until(lambda d: "/search" in d.current_url)
-        wait.until(lambda d: wanted <= _assets_shown(d))
-        steps["smart_search"] = {"url": driver.current_url, "found": len(_assets_shown(driver) & wanted)}
-        time.sleep(1)
+        wait.until(lambda d: _assets_shown(d) or None)
+        seen = _find_all(driver, wanted, args.page_timeout)
+        steps["smart_search"] = {"url": driver.current_url, "found": len(seen)}
+        if not wanted <= seen:
+            found = f"{len(seen)} of the {len(wanted)} sample photos"
+            raise AssertionError(f"smart search for {args.query!r} shows {found}")
+        _scroll_top(driver)
         shot("3-smart-search.png")
         ok = True
         error = None

@@ -113,6 +113,9 @@ def cmd_browse(args) -> dict:
     with open(args.admin_password_file, encoding="utf-8") as fh:
         password = fh.read().strip()
     os.makedirs(args.screenshots, exist_ok=True)
+    for stale in ("failed.png",):  # of an earlier failed run
+        if os.path.exists(os.path.join(args.screenshots, stale)):
+            os.remove(os.path.join(args.screenshots, stale))
     shots, steps = [], {}
     driver = _driver()
     wait = WebDriverWait(driver, args.page_timeout)

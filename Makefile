@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PODMAN_IGNORE_CGROUPSV1_WARNING := 1
 SCENARIOS ?=
 
-.PHONY: test venv host image images ml-unit lint sanity unit integration validation molecule argspecs docs changelog demo demo-down lock clean
+.PHONY: test venv host image images ml-unit lint sanity unit integration validation molecule argspecs docs changelog demo demo-down demo-photos demo-status demo-sleep demo-wake demo-browse lock clean
 
 ## test: everything CI runs (venv, host packages, test images, lint, unit, integration, validation, sanity, molecule)
 test: venv host image lint argspecs unit integration validation sanity images ml-unit molecule
@@ -98,12 +98,33 @@ molecule: venv image
 changelog: venv
 	antsibull-changelog lint
 
-## demo: the all-in-one scenario up on this machine; prints where Immich answers and the admin credentials
+## demo: a small homelab on this machine (tests/demo: a server and two ML workers in podman
+## containers demo-*, converged by site.yml with tests/demo/inventory); prints the URL to open
+## (this machine's loopback), the admin's e-mail and where the generated password is
 demo: venv image
 	tests/demo/demo.sh up
 
-## demo-down: destroy the demo
-demo-down: venv
+## demo-photos: upload the generated sample photos to the demo as its admin, wait for the jobs
+demo-photos: venv
+	tests/demo/demo.sh photos
+
+## demo-status: one line, each ML worker's state and the requests it served (HAProxy's counters)
+demo-status:
+	tests/demo/demo.sh status
+
+## demo-sleep / demo-wake: the ML worker demo-worker2 (WORKER=...) goes to sleep / wakes up
+WORKER ?= demo-worker2
+demo-sleep:
+	tests/demo/demo.sh sleep $(WORKER)
+demo-wake:
+	tests/demo/demo.sh wake $(WORKER)
+
+## demo-browse: the browser test against the demo (Chromium, headless); screenshots in build/browser
+demo-browse: venv
+	tests/demo/demo.sh browse
+
+## demo-down: remove everything the demo created (containers, network, generated secrets)
+demo-down:
 	tests/demo/demo.sh down
 
 clean:

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Prepares this machine (Debian, root) to run the Molecule scenarios: podman + runc + mmdebstrap,
+# chromium and its chromedriver for the browser test (tests/demo/immich_demo.py),
 # and podman defaults that work on a cgroup-v1 hybrid host whose PID 1 is not systemd.
 # Idempotent: installs only what is missing, rewrites containers.conf only when it differs.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in podman runc mmdebstrap rsync; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in podman runc mmdebstrap rsync chromium chromium-driver; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null

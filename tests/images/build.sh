@@ -37,7 +37,12 @@ for name in "$@"; do
     echo "building $image:$tag"
     start=$SECONDS
     [ ! -x "$dir/fetch.sh" ] || "$dir/fetch.sh" "$ctx"
-    podman build -q --format docker --network host --secret "id=ca,src=${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" \
+    # --ulimit: the host's containers.conf caps open files at 1024 (ci/host-setup.sh), too few
+    # for the web UI's bundler (vite writes its chunks in parallel: EMFILE); as many as this
+    # shell may open (a build cannot raise it above that), at most 65536
+    nofile=$(ulimit -Hn)
+    [ "$nofile" != unlimited ] && [ "$nofile" -le 65536 ] || nofile=65536
+    podman build -q --format docker --network host --ulimit "nofile=$nofile:$nofile" --secret "id=ca,src=${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" \
       -t "$image:$tag" -f "$ctx/Containerfile" "$ctx"
     echo "built $image:$tag in $((SECONDS - start)) s"
   fi

@@ -9,10 +9,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PODMAN_IGNORE_CGROUPSV1_WARNING := 1
 SCENARIOS ?=
 
-.PHONY: test venv host image images ml-unit lint sanity unit integration molecule argspecs docs changelog demo demo-down lock clean
+.PHONY: test venv host image images ml-unit lint sanity unit integration validation molecule argspecs docs changelog demo demo-down lock clean
 
-## test: everything CI runs (venv, host packages, test image, lint, unit, integration, sanity, molecule)
-test: venv host image lint argspecs unit integration sanity images ml-unit molecule
+## test: everything CI runs (venv, host packages, test images, lint, unit, integration, validation, sanity, molecule)
+test: venv host image lint argspecs unit integration validation sanity images ml-unit molecule
 
 ## venv: .venv from the pinned requirements.lock, and this checkout linked as homelab.immich
 venv: $(VENV)/.stamp .collections/ansible_collections/homelab/immich
@@ -76,6 +76,10 @@ ml-unit: images
 
 integration: venv
 	$(BIN)/pytest -q tests/integration
+
+## validation: site.yml refuses each class of bad input before any host changes (fresh test containers val-*)
+validation: venv image
+	$(BIN)/pytest -q tests/validation
 
 ## sanity: ansible-test sanity on a copy of the collection outside this git tree (ansible-test
 ## would skip git-ignored paths); pip is bootstrapped from PyPI (ci/get_pip_shim.py)

@@ -131,6 +131,20 @@ def ml_concurrency(slots, factors, maximum=MAX_CONCURRENCY, per_host=MAX_SLOTS_P
     }
 
 
+def ml_worker_slots(workers, hostvars, unknown=2):
+    """What each ML worker serves at once: its ``immich_ml_endpoint.slots`` fact when it ran in this
+    play, else its inventory ``immich_ml_slots``, else ``unknown`` (a worker left out by --limit)."""
+    out = []
+    for host in workers:
+        host_vars = hostvars[host]
+        endpoint = host_vars.get("immich_ml_endpoint") or {}
+        slots = endpoint.get("slots") if isinstance(endpoint, dict) else None
+        if slots in (None, ""):
+            slots = host_vars.get("immich_ml_slots")
+        out.append(_int(unknown if slots in (None, "") else slots, "slots of %s" % host, 1))
+    return out
+
+
 class FilterModule:
     def filters(self):
-        return {"ml_tuning": ml_tuning, "ml_concurrency": ml_concurrency}
+        return {"ml_tuning": ml_tuning, "ml_concurrency": ml_concurrency, "ml_worker_slots": ml_worker_slots}

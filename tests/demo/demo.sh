@@ -4,25 +4,34 @@
 #   tests/demo/demo.sh up     # create + prepare + converge (again: converge only)
 #   tests/demo/demo.sh down   # destroy
 # Molecule's state, the generated secrets and the API key live under .demo/all_in_one (gitignored).
+# The Immich images are the real v3.1.0 server and ML built from source (make images); with
+# DEMO_IMAGES=official the official images are pulled instead (a machine that reaches ghcr.io).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$PWD/.collections PODMAN_IGNORE_CGROUPSV1_WARNING=1
 export MOLECULE_EPHEMERAL_DIRECTORY=$PWD/.demo/all_in_one
 mkdir -p "$MOLECULE_EPHEMERAL_DIRECTORY"
 host=aio-server
+extra=()
+if [ "${DEMO_IMAGES:-local}" = official ]; then
+  export IMMICH_TEST_IMAGES=official   # extensions/molecule/shared/load_images.yml builds and loads nothing
+  extra=(-e immich_server_image=ghcr.io/immich-app/immich-server:v3.1.0
+         -e immich_ml_image=ghcr.io/immich-app/immich-machine-learning:v3.1.0)
+fi
+mkdir -p /var/lib/immich-test-store   # the test host mounts the shared image store (tests/images/publish.sh)
 case "${1:-up}" in
   up)
     if ! podman container exists "$host"; then
       molecule create -s all_in_one
       molecule prepare -s all_in_one --force
     fi
-    molecule converge -s all_in_one
+    molecule converge -s all_in_one -- "${extra[@]}"
     addr=$(podman inspect "$host" --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
     secrets=$MOLECULE_EPHEMERAL_DIRECTORY/secrets
     pong=$(podman exec "$host" curl -fsS http://127.0.0.1:2283/api/server/ping || true)
     cat <<MSG
 
-Immich (all in one, fake server image) is up in the test host '$host':
+Immich v3.1.0 (all in one) is up in the test host '$host':
   inside the host:  http://127.0.0.1:2283   (podman exec $host curl -s http://127.0.0.1:2283/api/server/ping -> $pong)
   mesh address:     http://$addr:2283       (published on the test host's LAN address; its firewall admits only
                     the addresses in firewall_immich_allowed, which this machine is not among)

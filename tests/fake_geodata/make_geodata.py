@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """fake_geodata: a few lines of reverse-geocoding data in the real formats.
 
 The Immich server's microservices worker imports `$IMMICH_BUILD_DATA/geodata/` at start and

@@ -130,3 +130,14 @@ def test_concurrency_rejects_bad_input():
         ml_concurrency("x", FACTORS)
     with pytest.raises(AnsibleFilterError):
         ml_concurrency([2], ["smartSearch"])
+
+
+def test_worker_slots_from_the_fact_then_the_inventory_then_unknown():
+    from ansible_collections.homelab.immich.plugins.filter.ml import ml_worker_slots
+
+    hostvars = {
+        "ran": {"immich_ml_endpoint": {"slots": 3}, "immich_ml_slots": 1},
+        "limited_out": {"immich_ml_slots": 1},
+        "unknown": {},
+    }
+    assert ml_worker_slots(["ran", "limited_out", "unknown"], hostvars, 2) == [3, 1, 2]

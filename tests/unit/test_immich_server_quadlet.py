@@ -35,3 +35,11 @@ def test_job_worker_runs_as_the_servers_library_owner():
 def test_non_root_server_joins_the_valkey_socket_group():
     lines = quadlet(library_paths=LIBRARY, __immich_server_socket_gids=[997])
     assert "GroupAdd=997" in lines
+
+
+def test_default_install_runs_immich_server_as_a_non_root_user():
+    library = RoleVars("library")
+    assert int(library.value("library_uid")) != 0 and int(library.value("library_gid")) != 0
+    lines = quadlet()
+    user = next(line for line in lines if line.startswith("User="))
+    assert user != "User=0"

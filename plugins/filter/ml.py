@@ -131,9 +131,12 @@ def ml_concurrency(slots, factors, maximum=MAX_CONCURRENCY, per_host=MAX_SLOTS_P
     }
 
 
-def ml_worker_slots(workers, hostvars, unknown=2):
+def ml_worker_slots(workers, hostvars, unknown=2, known=None):
     """What each ML worker serves at once: its ``immich_ml_endpoint.slots`` fact when it ran in this
-    play, else its inventory ``immich_ml_slots``, else ``unknown`` (a worker left out by --limit)."""
+    play, else its inventory ``immich_ml_slots`` (when above 0), else what it reported on an earlier
+    run (``known``: host -> slots, remembered on the server), else ``unknown`` (a worker never seen).
+    So a run with --limit computes the same concurrency as a run over every host."""
+    known = known if isinstance(known, dict) else {}
     out = []
     for host in workers:
         host_vars = hostvars[host]
@@ -141,6 +144,10 @@ def ml_worker_slots(workers, hostvars, unknown=2):
         slots = endpoint.get("slots") if isinstance(endpoint, dict) else None
         if slots in (None, ""):
             slots = host_vars.get("immich_ml_slots")
+            if slots not in (None, "") and _int(slots, "immich_ml_slots of %s" % host, 0) == 0:
+                slots = None
+        if slots in (None, ""):
+            slots = known.get(host)
         out.append(_int(unknown if slots in (None, "") else slots, "slots of %s" % host, 1))
     return out
 

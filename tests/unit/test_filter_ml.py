@@ -141,3 +141,19 @@ def test_worker_slots_from_the_fact_then_the_inventory_then_unknown():
         "unknown": {},
     }
     assert ml_worker_slots(["ran", "limited_out", "unknown"], hostvars, 2) == [3, 1, 2]
+
+
+def test_worker_slots_left_out_by_limit_come_from_the_earlier_run():
+    """A run with --limit counts what a worker reported before, so the concurrency does not change."""
+    from ansible_collections.homelab.immich.plugins.filter.ml import ml_worker_slots
+
+    hostvars = {
+        "ran": {"immich_ml_endpoint": {"slots": 3}},
+        "limited_out": {},
+        "inventory_zero": {"immich_ml_slots": 0},
+        "new": {},
+    }
+    known = {"ran": 5, "limited_out": 4, "inventory_zero": 1}
+    assert ml_worker_slots(["ran", "limited_out", "inventory_zero", "new"], hostvars, 2, known) == [3, 4, 1, 2]
+    # nothing remembered yet (first run, or the file could not be read)
+    assert ml_worker_slots(["limited_out"], hostvars, 2, None) == [2]

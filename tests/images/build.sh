@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds local test images from tests/images/NAME/Containerfile, FROM localhost/molecule-trixie
-# (or another local base image, e.g. localhost/molecule-bookworm).
+# (or another local base image, e.g. localhost/molecule-bookworm, or another test image, which is
+# then built first: immich-server-relabel is FROM localhost/immich-server).
 #   tests/images/build.sh NAME [NAME ...]
 # The build context is tests/images/NAME plus the repository paths listed (one per line) in
 # tests/images/NAME/context, copied under the same relative paths. The tag is the hash of the
@@ -26,6 +27,10 @@ for name in "$@"; do
     done < "$dir/context"
   fi
   find "$ctx" -name __pycache__ -prune -exec rm -rf {} +
+  # a base image that is itself a test image (FROM localhost/immich-server) is built first
+  for base in $(sed -n 's/^FROM localhost\/\([^: ]*\).*/\1/p' "$dir/Containerfile" | sort -u); do
+    [ ! -f "$root/tests/images/$base/Containerfile" ] || "$0" "$base"
+  done
   # the ids of the local base images (FROM localhost/...) are inputs too
   base_id=$(sed -n 's/^FROM \(localhost\/[^ ]*\).*/\1/p' "$dir/Containerfile" | sort -u |
     xargs -r podman image inspect --format '{{.Id}}')

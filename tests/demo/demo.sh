@@ -99,7 +99,7 @@ MSG
     ;;
   status)
     # HAProxy's statistics through its admin socket on the server (ml_probe.py stats), one line
-    podman exec -i "$server" python3 - stats < extensions/molecule/distributed/files/ml_probe.py |
+    podman exec -i "$server" python3 - stats < extensions/molecule/defaults/files/ml_probe.py |
       python tests/demo/immich_demo.py status-line
     ;;
   sleep)

@@ -162,12 +162,33 @@ def _plain(text):
 
 
 # The platforms the collection supports (README: "Platforms"): distribution -> oldest major version.
-# Debian 13 is what every Molecule scenario converges; Ubuntu uses the same apt paths and podman
-# with quadlets (>= 4.4), rendered in the unit tests but not converged here.
-SUPPORTED_PLATFORMS = {"Debian": 13, "Ubuntu": 24}
+# Debian 13 is what every Molecule scenario converges; Ubuntu 24.04 and Fedora 42 have per-family package
+# names and repositories, rendered in tests/unit/test_platforms.py against recorded facts but not converged here.
+SUPPORTED_PLATFORMS = {"Debian": 13, "Ubuntu": 24, "Fedora": 42}
 PLATFORM_REASONS = {
     ("Debian", 12): "Debian 12's podman (4.3) has no quadlets, which every service of this collection is",
     ("Debian", 11): "Debian 11's podman (3.0) has no quadlets, which every service of this collection is",
+    ("Ubuntu", 22): "Ubuntu 22.04's podman (3.4) has no quadlets, which every service of this collection is",
+    (
+        "Ubuntu",
+        20,
+    ): "Ubuntu 20.04's podman (from Kubic, 3.x at most) has no quadlets, which every service of this collection is",
+}
+# EL has no quadlet-capable podman with netavark in every minor release and no akmod-nvidia without
+# EPEL + RPM Fusion; it is refused by name rather than sent down Fedora's paths
+PLATFORM_OTHERS = {
+    "RedHat": "Red Hat Enterprise Linux is not in the table (its package names and repositories differ from Fedora's)",
+    "CentOS": "CentOS Stream is not in the table (its package names and repositories differ from Fedora's)",
+    "Rocky": "Rocky Linux is not in the table (its package names and repositories differ from Fedora's)",
+    "AlmaLinux": "AlmaLinux is not in the table (its package names and repositories differ from Fedora's)",
+}
+# roles whose native mode installs a distribution's server package: the distributions it is written for
+NATIVE_MODES = {
+    "postgres_mode": (
+        "postgres",
+        ("Debian", "Ubuntu"),
+        "the native mode uses Debian's cluster layout (pg_createcluster, /etc/postgresql)",
+    ),
 }
 
 
@@ -190,10 +211,22 @@ def platform_refusal(facts):
             "is %s %s: %s" % (name, major, reason),
             "upgrade the host to %s %s (supported: %s)" % (name, oldest, supported),
         )
+    reason = PLATFORM_OTHERS.get(name, "%s is not in the table of supported platforms" % name)
     return (
-        "is %s %s, which this collection does not install on (its roles use apt and Debian's package names;"
-        " Fedora and EL are not supported yet)" % (name, major or ""),
+        "is %s %s: %s, so this collection does not install on it" % (name, major or "", reason),
         "use a supported host: %s" % supported,
+    )
+
+
+def native_mode_refusal(facts, name, value):
+    """(problem, fix) when a native mode is set on a distribution it is not written for, else None."""
+    _role, distributions, why = NATIVE_MODES[name]
+    distribution = facts.get("distribution")
+    if value != "native" or not distribution or distribution in distributions:
+        return None
+    return (
+        "is native on %s: %s, which %s does not have" % (distribution, why, distribution),
+        "set %s: container (the default) on this host, or use %s" % (name, " or ".join(distributions)),
     )
 
 
@@ -707,6 +740,11 @@ class ActionModule(ActionBase):
             refusal = platform_refusal(facts)
             if refusal:
                 self._problem(host, "ansible_distribution (facts)", refusal[0], refusal[1])
+            for name, (role, _distributions, _why) in NATIVE_MODES.items():
+                if role in roles:
+                    native = native_mode_refusal(facts, name, self._value(host, name, role))
+                    if native:
+                        self._problem(host, name, native[0], native[1])
             gpu = raw.get("immich_gpu") or facts.get("immich_gpu")
             if not isinstance(gpu, dict):
                 continue

@@ -1,8 +1,8 @@
 """Render a role's templates and variables the way Ansible does, without a host.
 
-``RoleVars("postgres", facts={...}, extra={...})`` loads the role's defaults/main.yml, the first
-vars/<distribution>_<major>|<distribution>|<os_family>|default.yml that exists, vars/main.yml and
-``extra`` (highest precedence, like play vars), with ``ansible_facts`` set to ``facts``, and
+``RoleVars("postgres", facts={...}, extra={...})`` loads the role's defaults/main.yml, vars/main.yml,
+the vars files its tasks/set_vars.yml picks for those facts (``set_vars_files``) and ``extra`` (highest
+precedence, like play vars), with ``ansible_facts`` set to ``facts``, and
 templates strings and files with ansible-core's own templar (collection filters included).
 """
 
@@ -54,16 +54,10 @@ class RoleVars:
         facts = dict(DEBIAN_FACTS if facts is None else facts)
         variables = {}
         variables.update(_load(self.role / "defaults" / "main.yml"))
-        for name in (
-            f"{facts.get('distribution')}_{facts.get('distribution_major_version')}.yml",
-            f"{facts.get('distribution')}.yml",
-            f"{facts.get('os_family')}.yml",
-            "default.yml",
-        ):
-            if (self.role / "vars" / name).is_file():
-                variables.update(_load(self.role / "vars" / name))
-                break
         variables.update(_load(self.role / "vars" / "main.yml"))
+        # include_vars (tasks/set_vars.yml) wins over the role's vars/main.yml, as in a play
+        for path in set_vars_files(role, facts):
+            variables.update(_load(path))
         variables.update(
             {
                 "ansible_facts": facts,
@@ -88,6 +82,37 @@ class RoleVars:
     def render(self, template):
         """The text of roles/<role>/templates/<template>."""
         return self.templar.template(trust_as_template((self.role / "templates" / template).read_text()))
+
+
+def set_vars_files(role, facts):
+    """The vars files roles/<role>/tasks/set_vars.yml loads on a host with these facts, in load order.
+
+    The task's own include_vars argument (ansible.builtin.first_found or a loop over names guarded by
+    ``is file``) is templated with the facts, so this is what the role itself picks, not a copy of its rules.
+    """
+    init()
+    role_path = ROOT / "roles" / role
+    if not (role_path / "tasks" / "set_vars.yml").is_file():
+        return []
+    include = next(
+        (t for t in walk(tasks(f"roles/{role}/tasks/set_vars.yml")) if "ansible.builtin.include_vars" in t), None
+    )
+    if include is None:
+        return []
+    base = {"ansible_facts": facts, "role_path": str(role_path)}
+    base.update({"ansible_" + k: v for k, v in facts.items()})
+    files = []
+    for item in include.get("loop") or [None]:
+        variables = dict(base, **(include.get("vars") or {}))
+        if item is not None:
+            variables["item"] = Templar(loader=_loader, variables=variables).template(item)
+        path = Templar(loader=_loader, variables=variables).template(include["ansible.builtin.include_vars"])
+        if not path:
+            continue
+        path = Path(path) if Path(path).is_absolute() else role_path / "vars" / path
+        if path.is_file():
+            files.append(path)
+    return files
 
 
 def tasks(path):

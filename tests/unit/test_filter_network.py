@@ -124,14 +124,3 @@ def test_merge_port_rules():
 def test_merge_port_rules_errors(rule):
     with pytest.raises(AnsibleFilterError):
         network.merge_port_rules([rule])
-
-
-def test_platform_table_refuses_debian_12_and_fedora():
-    from ansible_collections.homelab.immich.plugins.action.validate_inventory import platform_refusal
-
-    assert platform_refusal({"distribution": "Debian", "distribution_major_version": "13"}) is None
-    assert platform_refusal({"distribution": "Ubuntu", "distribution_major_version": "24"}) is None
-    problem, fix = platform_refusal({"distribution": "Debian", "distribution_major_version": "12"})
-    assert "quadlets" in problem and "Debian 13" in fix
-    problem, fix = platform_refusal({"distribution": "Fedora", "distribution_major_version": "41"})
-    assert "does not install on" in problem and "Debian 13" in fix

@@ -42,36 +42,4 @@ def test_no_labels_added_without_selinux():
     assert not any(labelled(v) for v in found)
 
 
-# --- Fedora/EL: refused clearly until the package installs are per family (they are apt only) ------------------------
-
-APT_ROLES = [
-    "backup",
-    "container_engine",
-    "firewall",
-    "mesh",
-    "ml_balancer",
-    "nfs_client",
-    "nfs_server",
-    "postgres",
-    "valkey",
-]
-FEDORA = dict(DEBIAN_FACTS, distribution="Fedora", distribution_major_version="42", os_family="RedHat")
-
-
-@pytest.mark.parametrize("role", APT_ROLES)
-def test_roles_that_install_with_apt_refuse_fedora_first(role):
-    from rolerender import tasks
-
-    first = tasks(f"roles/{role}/tasks/preflight.yml")[0]
-    check = first["ansible.builtin.assert"]
-    assert RoleVars(role, facts=FEDORA).value(check["that"]) is False
-    assert RoleVars(role, facts=DEBIAN_FACTS).value(check["that"]) is True
-    assert "Debian" in check["fail_msg"] and "Fedora" in check["fail_msg"]
-
-
-def test_no_role_claims_fedora_or_el():
-    from rolerender import ROOT, tasks
-
-    for meta in sorted(ROOT.glob("roles/*/meta/main.yml")):
-        platforms = [p["name"] for p in (tasks(str(meta.relative_to(ROOT)))["galaxy_info"].get("platforms") or [])]
-        assert not {"Fedora", "EL"} & set(platforms), meta
+# Fedora's package names, repositories and SELinux booleans, and the platform table: test_platforms.py

@@ -502,3 +502,23 @@ def test_vars_files_are_picked_by_the_roles_own_rules():
     assert picked["fedora-42"]["mesh"] == ["default.yml", "RedHat.yml"]
     for name in ("backup", "container_engine", "nfs_client", "nfs_server"):
         assert picked["fedora-42"][name] == ["RedHat.yml"], name
+
+
+def test_fedora_firewalld_admits_the_peers_of_each_port():
+    """Fedora runs firewalld, which firewall_backend: auto keeps: the peers become rich rules in its default zone."""
+    extra = {
+        "__firewall_backend": "firewalld",
+        "groups": {"immich_server": ["host1"], "job_workers": ["job1"], "all": ["host1", "job1"]},
+        "firewall_immich_allowed": ["192.168.1.0/24"],
+    }
+    hostvars = {"host1": {"mesh_address": "192.168.1.10"}, "job1": {"mesh_address": "192.168.1.31"}}
+    r = RoleVars(
+        "firewall", facts=facts("fedora-42"), extra=dict(extra, mesh_address="192.168.1.10"), hostvars=hostvars
+    )
+    task = tasks("roles/firewall/tasks/firewalld.yml")[0]
+    rules = []
+    for item in r.templar.template(task["loop"]):
+        r.templar.available_variables = dict(r.templar.available_variables, item=item)
+        rules.append(" ".join(r.templar.template(task["ansible.posix.firewalld"]["rich_rule"]).split()))
+    assert 'rule family="ipv4" source address="192.168.1.0/24" port port="2283" protocol="tcp" accept' in rules
+    assert 'rule family="ipv4" source address="192.168.1.31" port port="5432" protocol="tcp" accept' in rules

@@ -100,7 +100,7 @@ def plan(name, platform, extra=None, files=("install",), modules=INSTALL_MODULES
 
 def packages(steps, modules=PACKAGE_MODULES):
     names = []
-    for module, args, _ in steps:
+    for module, args, _task in steps:
         if module in modules:
             names += args["name"] if isinstance(args["name"], list) else [args["name"]]
     return names
@@ -235,12 +235,12 @@ def test_one_package_manager_per_family(name, platform):
         "immich_gpu": NVIDIA,
         "__firewall_backend": "nftables",
     }
-    modules = {m for m, _, _ in plan(name, platform, extra)}
+    modules = {m for m, _args, _task in plan(name, platform, extra)}
     if facts(platform)["os_family"] == "Debian":
         assert "ansible.builtin.dnf" not in modules and "ansible.builtin.yum_repository" not in modules
         assert not any(
             m == "ansible.builtin.package" and "other families" in t.get("name", "")
-            for m, _, t in plan(name, platform, extra)
+            for m, _args, t in plan(name, platform, extra)
         )
     else:
         assert "ansible.builtin.apt" not in modules
@@ -314,7 +314,7 @@ def test_service_and_paths_per_family():
 
 def test_tailscale_repositories():
     ubuntu = plan("mesh", "ubuntu-24.04", {"mesh_mode": "tailscale"})
-    key = next(a for m, a, _ in ubuntu if m == "ansible.builtin.get_url")
+    key = next(a for m, a, _task in ubuntu if m == "ansible.builtin.get_url")
     assert key["url"] == "https://pkgs.tailscale.com/stable/ubuntu/noble.noarmor.gpg"
     r = role("mesh", "ubuntu-24.04", {"mesh_mode": "tailscale"})
     source = next(
@@ -326,7 +326,7 @@ def test_tailscale_repositories():
     )
     assert packages(ubuntu) == ["tailscale"]
     fedora = plan("mesh", "fedora-42", {"mesh_mode": "tailscale"})
-    repo = next(a for m, a, _ in fedora if m == "ansible.builtin.yum_repository")
+    repo = next(a for m, a, _task in fedora if m == "ansible.builtin.yum_repository")
     assert repo["baseurl"] == "https://pkgs.tailscale.com/stable/fedora/$basearch"
     assert repo["gpgkey"] == "https://pkgs.tailscale.com/stable/fedora/repo.gpg"
     assert packages(fedora) == ["tailscale"]
@@ -343,7 +343,7 @@ TOOLKIT = "https://nvidia.github.io/libnvidia-container/stable"
 def test_nvidia_on_ubuntu_uses_the_restricted_driver_and_the_toolkit_apt_repository():
     steps = plan("gpu", "ubuntu-24.04", {"immich_gpu": NVIDIA})
     assert packages(steps) == ["nvidia-driver-570", "nvidia-container-toolkit"]
-    copies = {a["dest"]: a for m, a, _ in steps if m == "ansible.builtin.copy"}
+    copies = {a["dest"]: a for m, a, _task in steps if m == "ansible.builtin.copy"}
     # Ubuntu's driver is in its own archive (restricted, enabled by default): no Debian non-free source
     assert list(copies) == ["/etc/apt/sources.list.d/nvidia-container-toolkit.sources"]
     r = role("gpu", "ubuntu-24.04", {"immich_gpu": NVIDIA})
@@ -356,12 +356,12 @@ def test_nvidia_on_ubuntu_uses_the_restricted_driver_and_the_toolkit_apt_reposit
 
 def test_nvidia_on_fedora_uses_rpm_fusion_and_the_toolkit_rpm_repository():
     steps = plan("gpu", "fedora-42", {"immich_gpu": NVIDIA})
-    fusion = next(a for m, a, _ in steps if m == "ansible.builtin.dnf")
+    fusion = next(a for m, a, _task in steps if m == "ansible.builtin.dnf")
     assert fusion["name"] == [
         "https://mirrors.rpmfusion.org/free/fedora/rpmfusion-free-release-42.noarch.rpm",
         "https://mirrors.rpmfusion.org/nonfree/fedora/rpmfusion-nonfree-release-42.noarch.rpm",
     ]
-    repo = next(a for m, a, _ in steps if m == "ansible.builtin.yum_repository")
+    repo = next(a for m, a, _task in steps if m == "ansible.builtin.yum_repository")
     assert repo["baseurl"] == TOOLKIT + "/rpm/$basearch"
     assert repo["gpgkey"] == "https://nvidia.github.io/libnvidia-container/gpgkey"
     assert packages(steps, ("ansible.builtin.package",)) == [
@@ -370,7 +370,7 @@ def test_nvidia_on_fedora_uses_rpm_fusion_and_the_toolkit_rpm_repository():
         "nvidia-container-toolkit",
     ]
     # RPM Fusion comes before the driver that needs it
-    order = [m for m, _, _ in steps]
+    order = [m for m, _args, _task in steps]
     assert order.index("ansible.builtin.dnf") < order.index("ansible.builtin.package")
     assert not any(m == "ansible.builtin.copy" or m == "ansible.builtin.get_url" for m in order)
 
@@ -383,14 +383,14 @@ def test_nvidia_on_debian_uses_non_free():
         "linux-headers-amd64",
         "nvidia-container-toolkit",
     ]
-    assert "/etc/apt/sources.list.d/debian-nonfree.sources" in [a.get("dest") for m, a, _ in steps]
+    assert "/etc/apt/sources.list.d/debian-nonfree.sources" in [a.get("dest") for m, a, _task in steps]
 
 
 def test_toolkit_only_needs_no_rpm_fusion():
     """A host whose driver is there already (driver_needed: none) gets the toolkit repo, nothing from RPM Fusion."""
     steps = plan("gpu", "fedora-42", {"immich_gpu": gpu("nvidia", None)})
     assert packages(steps) == ["nvidia-container-toolkit"]
-    assert "ansible.builtin.dnf" not in [m for m, _, _ in steps]
+    assert "ansible.builtin.dnf" not in [m for m, _args, _task in steps]
 
 
 def test_amd_needs_no_packages_and_intel_on_fedora_needs_rpm_fusion():
@@ -415,7 +415,7 @@ def test_amd_needs_no_packages_and_intel_on_fedora_needs_rpm_fusion():
 
 
 def booleans(name, platform, extra, files):
-    return [a["name"] for m, a, _ in plan(name, platform, extra, files, ("ansible.posix.seboolean",))]
+    return [a["name"] for m, a, _task in plan(name, platform, extra, files, ("ansible.posix.seboolean",))]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

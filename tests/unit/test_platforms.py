@@ -307,6 +307,9 @@ def test_service_and_paths_per_family():
         "postgresql",
         "rsync",
     ]
+    # native PostgreSQL on Ubuntu 24.04 is the distribution's 16 (no PGDG), VectorChord the release's matching package
+    url = role("postgres", "ubuntu-24.04", {"postgres_mode": "native"}).value("postgres_vectorchord_url")
+    assert url.endswith("/postgresql-16-vchord_0.4.3-1_amd64.deb"), url
 
 
 # --- repositories: Tailscale, NVIDIA (driver + container toolkit), RPM Fusion -----------------------------------------

@@ -194,7 +194,9 @@ def main(argv=None) -> int:
     parser.add_argument("--page-timeout", type=float, default=60)
     parser.add_argument("--query", default="a photo")
     parser.add_argument("--screenshots", default="build/browser")
-    parser.add_argument("--browser-insecure-tls", action="store_true", help="browse: accept a certificate of a private CA")
+    parser.add_argument(
+        "--browser-insecure-tls", action="store_true", help="browse: accept a certificate of a private CA"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "photos":

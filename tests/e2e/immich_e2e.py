@@ -266,7 +266,12 @@ def cmd_websocket(args) -> dict:
         packet = rest[start : start + length].decode(errors="replace")
     sock.close()
     ok = status == 101 and packet.startswith("0{")
-    return {"ok": ok, "status": status, "first_packet": packet[:200], **({} if ok else {"head": head.decode(errors="replace")})}
+    return {
+        "ok": ok,
+        "status": status,
+        "first_packet": packet[:200],
+        **({} if ok else {"head": head.decode(errors="replace")}),
+    }
 
 
 def queue_stats(admin: Api) -> dict:

@@ -24,7 +24,12 @@ def validate(text, tmp_path):
         return
     path = tmp_path / "Caddyfile"
     path.write_text(text)
-    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
     res = subprocess.run(
         [CADDY, "validate", "--adapter", "caddyfile", "--config", str(path)], env=env, capture_output=True, text=True
     )
@@ -60,7 +65,9 @@ def test_acme_with_email_and_body_limit(tmp_path):
 def test_tailscale_uses_the_files_of_tailscale_cert():
     text = caddyfile("tailscale", ["host.tail-fake.ts.net"])
     assert "\ttls /etc/caddy/tailscale/cert.pem /etc/caddy/tailscale/key.pem" in text
-    unit = RoleVars("edge_proxy", extra=dict(edge_proxy_mode="tailscale", __edge_proxy_names=["host.tail-fake.ts.net"]))
+    unit = RoleVars(
+        "edge_proxy", extra={"edge_proxy_mode": "tailscale", "__edge_proxy_names": ["host.tail-fake.ts.net"]}
+    )
     service = unit.render("tailscale-cert.service.j2")
     assert (
         "ExecStart=/usr/bin/tailscale cert --cert-file /etc/caddy/tailscale/cert.pem "
@@ -68,13 +75,16 @@ def test_tailscale_uses_the_files_of_tailscale_cert():
     )
 
 
-
 @pytest.mark.parametrize(
     ("endpoint", "published", "trusted"),
     [
         ({}, ["127.0.0.1", "192.168.1.10"], None),
         ({"local_only": True, "trusted_proxies": ["10.88.0.1"]}, ["127.0.0.1"], "10.88.0.1"),
-        ({"local_only": False, "trusted_proxies": ["192.168.1.2", "10.0.0.0/8"]}, ["127.0.0.1", "192.168.1.10"], "192.168.1.2,10.0.0.0/8"),
+        (
+            {"local_only": False, "trusted_proxies": ["192.168.1.2", "10.0.0.0/8"]},
+            ["127.0.0.1", "192.168.1.10"],
+            "192.168.1.2,10.0.0.0/8",
+        ),
     ],
 )
 def test_server_port_and_trusted_proxies_follow_the_proxy(endpoint, published, trusted):
@@ -82,12 +92,16 @@ def test_server_port_and_trusted_proxies_follow_the_proxy(endpoint, published, t
     if endpoint:
         extra["edge_proxy_endpoint"] = endpoint
     lines = RoleVars("immich_server", extra=extra).render("immich-server.container.j2").splitlines()
-    assert [line for line in lines if line.startswith("PublishPort=")] == [f"PublishPort={a}:2283:2283" for a in published]
+    assert [line for line in lines if line.startswith("PublishPort=")] == [
+        f"PublishPort={a}:2283:2283" for a in published
+    ]
     env = [line for line in lines if line.startswith("Environment=IMMICH_TRUSTED_PROXIES=")]
     assert env == ([f"Environment=IMMICH_TRUSTED_PROXIES={trusted}"] if trusted else [])
 
 
-@pytest.mark.parametrize(("mode", "ports"), [("none", []), ("external", []), ("internal", [443, 80]), ("acme", [443, 80])])
+@pytest.mark.parametrize(
+    ("mode", "ports"), [("none", []), ("external", []), ("internal", [443, 80]), ("acme", [443, 80])]
+)
 def test_firewall_admits_https_from_the_lan_when_caddy_runs(mode, ports):
     fw = RoleVars(
         "firewall",

@@ -27,6 +27,11 @@ everything else is the standard library and Immich's public API.
   immich_e2e.py websocket --url URL ...
       opens /api/socket.io/ as a websocket (signed in as the admin) and prints the HTTP status
       (101 when upgraded) and the first engine.io packet (the server's "0{...}" open packet).
+  immich_e2e.py oauth-login --url URL --login NAME ...
+      signs in through Immich's OAuth endpoints without a browser: POST /api/oauth/authorize, then
+      the provider's pages (oidc-provider's development login and consent forms: any NAME), then
+      POST /api/oauth/callback with the URL the provider sent back; prints the signed-in user's
+      email and whether the user was new (auto-register).
 HTTPS URLs are checked against the system's CAs, or the file in SSL_CERT_FILE (a private CA).
 Each command prints one JSON document on stdout; the exit code is 0 only when all is well.
 """
@@ -34,9 +39,11 @@ Each command prints one JSON document on stdout; the exit code is 0 only when al
 import argparse
 import base64
 import hashlib
+import http.cookiejar
 import io
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -274,6 +281,72 @@ def cmd_websocket(args) -> dict:
     }
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def cmd_oauth_login(args) -> dict:
+    """Immich's OAuth login as the web UI does it, with a cookie jar instead of a browser."""
+    if not args.login:
+        raise ValueError("oauth-login needs --login")
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    base = args.url.rstrip("/")
+    redirect_uri = base + "/auth/login"
+
+    def fetch(url, data=None, ctype=None):
+        req = urllib.request.Request(url, data=data, headers={"Content-Type": ctype} if ctype else {})
+        try:
+            with opener.open(req, timeout=60) as resp:
+                return resp.status, resp.headers, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, err.read().decode(errors="replace")
+
+    admin = admin_api(args)
+    before = {u["email"] for u in admin.call("GET", "/admin/users")}
+    status, _h, text = fetch(
+        base + "/api/oauth/authorize", json.dumps({"redirectUri": redirect_uri}).encode(), "application/json"
+    )
+    if status not in (200, 201):
+        raise RuntimeError(f"POST /api/oauth/authorize: HTTP {status}: {text[:300]}")
+    url, steps = json.loads(text)["url"], []
+    for _ in range(12):
+        status, headers, text = fetch(url)
+        steps.append(f"{status} {url.split('?')[0]}")
+        if status in (301, 302, 303, 307, 308):
+            url = urllib.parse.urljoin(url, headers["Location"])
+            if url.startswith(redirect_uri):
+                break
+            continue
+        if status != 200:
+            raise RuntimeError(f"provider: HTTP {status} at {url}: {text[:300]}")
+        action = re.search(r'<form[^>]*action="([^"]+)"', text)
+        action = urllib.parse.urljoin(url, action.group(1)) if action else url
+        if 'name="login"' in text:
+            form = {"prompt": "login", "login": args.login, "password": "any"}
+        elif 'value="consent"' in text:
+            form = {"prompt": "consent"}
+        else:
+            raise RuntimeError(f"provider page without a login or consent form at {url}: {text[:300]}")
+        status, headers, text = fetch(
+            action, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+        )
+        steps.append(f"{status} POST {action.split('?')[0]} ({form['prompt']})")
+        if status not in (301, 302, 303):
+            raise RuntimeError(f"provider: HTTP {status} after the {form['prompt']} form: {text[:300]}")
+        url = urllib.parse.urljoin(action, headers["Location"])
+        if url.startswith(redirect_uri):
+            break
+    else:
+        raise RuntimeError(f"no redirect back to {redirect_uri}: {steps}")
+    status, _h, text = fetch(base + "/api/oauth/callback", json.dumps({"url": url}).encode(), "application/json")
+    if status not in (200, 201):
+        raise RuntimeError(f"POST /api/oauth/callback: HTTP {status}: {text[:300]} (steps {steps})")
+    login = json.loads(text)
+    return {"email": login.get("userEmail"), "new_user": login.get("userEmail") not in before, "steps": steps}
+
+
 def queue_stats(admin: Api) -> dict:
     return {q["name"]: dict(q["statistics"], isPaused=q["isPaused"]) for q in admin.call("GET", "/queues")}
 
@@ -355,7 +428,9 @@ def cmd_run(args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["upload", "wait", "check", "run", "upload-file", "websocket"])
+    parser.add_argument(
+        "command", choices=["upload", "wait", "check", "run", "upload-file", "websocket", "oauth-login"]
+    )
     parser.add_argument("--url", default="http://127.0.0.1:2283")
     parser.add_argument("--admin-email", required=True)
     parser.add_argument("--admin-password-file", required=True)
@@ -368,12 +443,13 @@ def main(argv=None) -> int:
     parser.add_argument("--query", default="a photo")
     parser.add_argument("--file", help="upload-file: the file to upload")
     parser.add_argument("--mime-type", default="application/octet-stream")
+    parser.add_argument("--login", help="oauth-login: the name to sign in with at the provider")
     parser.add_argument("--pad-mb", type=int, default=0, help="upload-file: a generated JPEG padded to this size")
     parser.add_argument("--created", default="2021-06-01T12:00:00.000Z", help="upload-file: its date")
     args = parser.parse_args(argv)
     try:
         commands = {"upload": cmd_upload, "wait": cmd_wait, "check": cmd_check, "run": cmd_run}
-        commands.update({"upload-file": cmd_upload_file, "websocket": cmd_websocket})
+        commands.update({"upload-file": cmd_upload_file, "websocket": cmd_websocket, "oauth-login": cmd_oauth_login})
         result = commands[args.command](args)
     except Exception as err:  # one JSON answer whatever went wrong
         result = {"ok": False, "error": f"{type(err).__name__}: {err}"}

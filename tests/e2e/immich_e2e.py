@@ -311,7 +311,7 @@ def cmd_oauth_login(args) -> dict:
     if status not in (200, 201):
         raise RuntimeError(f"POST /api/oauth/authorize: HTTP {status}: {text[:300]}")
     url, steps = json.loads(text)["url"], []
-    for _ in range(12):
+    for _step in range(12):
         status, headers, text = fetch(url)
         steps.append(f"{status} {url.split('?')[0]}")
         if status in (301, 302, 303, 307, 308):

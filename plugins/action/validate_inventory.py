@@ -39,6 +39,10 @@ GLOBALS = {
     "immich_validate_hosts",
     "immich_validate_scope",
     "immich_system_config",
+    # single sign-on (role immich_config reads them; playbooks/validate.yml fetches the issuer's discovery document)
+    "immich_oidc_issuer",
+    "immich_oidc_client_id",
+    "immich_oidc_client_secret",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
     "restore_file",
@@ -47,6 +51,7 @@ GLOBALS = {
 FACTS = {
     "backup_newest",
     "container_engine_facts",
+    "edge_proxy_endpoint",
     "gpu_recommendation",
     "immich_config_ml_registration",
     "immich_gpu",

@@ -52,7 +52,7 @@ def cmd_photos(args) -> dict:
     return out
 
 
-def _driver():
+def _driver(insecure=False):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -60,6 +60,8 @@ def _driver():
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000", "--lang=en-US"):
         opts.add_argument(arg)
+    if insecure:  # a private CA the browser's own store does not hold (the API clients check it: SSL_CERT_FILE)
+        opts.add_argument("--ignore-certificate-errors")
     return webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
 
 
@@ -117,7 +119,7 @@ def cmd_browse(args) -> dict:
         if os.path.exists(os.path.join(args.screenshots, stale)):
             os.remove(os.path.join(args.screenshots, stale))
     shots, steps = [], {}
-    driver = _driver()
+    driver = _driver(args.browser_insecure_tls)
     wait = WebDriverWait(driver, args.page_timeout)
 
     def shot(name):
@@ -192,6 +194,9 @@ def main(argv=None) -> int:
     parser.add_argument("--page-timeout", type=float, default=60)
     parser.add_argument("--query", default="a photo")
     parser.add_argument("--screenshots", default="build/browser")
+    parser.add_argument(
+        "--browser-insecure-tls", action="store_true", help="browse: accept a certificate of a private CA"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "photos":

@@ -20,17 +20,36 @@ everything else is the standard library and Immich's public API.
       what `check` counts) and prints its asset id, the upload status and the file's SHA-1.
       Ansible's uri module cannot do this: its form-multipart sends a file base64-encoded
       (Content-Transfer-Encoding), which Immich, like any HTTP server (RFC 7578), stores as is.
+  immich_e2e.py upload-file --pad-mb 200 ...
+      without --file: a generated JPEG padded after its end to that size (a large upload that Immich
+      still takes for a photo); checksum_match says whether the SHA-1 Immich computed of what it
+      received is that of what was sent.
+  immich_e2e.py websocket --url URL ...
+      opens /api/socket.io/ as a websocket (signed in as the admin) and prints the HTTP status
+      (101 when upgraded) and the first engine.io packet (the server's "0{...}" open packet).
+  immich_e2e.py oauth-login --url URL --login NAME ...
+      signs in through Immich's OAuth endpoints without a browser: POST /api/oauth/authorize, then
+      the provider's pages (oidc-provider's development login and consent forms: any NAME), then
+      POST /api/oauth/callback with the URL the provider sent back; prints the signed-in user's
+      email and whether the user was new (auto-register).
+HTTPS URLs are checked against the system's CAs, or the file in SSL_CERT_FILE (a private CA).
 Each command prints one JSON document on stdout; the exit code is 0 only when all is well.
 """
 
 import argparse
+import base64
 import hashlib
+import http.cookiejar
 import io
 import json
 import os
+import re
+import socket
+import ssl
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -167,15 +186,25 @@ def cmd_upload(args) -> dict:
     return {"user_id": user_id, "uploaded": args.count, "statuses": statuses}
 
 
+def padded_jpeg(megabytes: int) -> bytes:
+    """A real JPEG followed by zeros up to MEGABYTES (decoders stop at its end marker)."""
+    data, _iso, _place = make_jpeg(999)
+    return data + bytes(max(0, megabytes * 1024 * 1024 - len(data)))
+
+
 def cmd_upload_file(args) -> dict:
-    if not args.file:
-        raise ValueError("upload-file needs --file")
+    if not args.file and not args.pad_mb:
+        raise ValueError("upload-file needs --file or --pad-mb")
     admin = admin_api(args)
     ensure_user(admin)
     api = user_api(args)
-    with open(args.file, "rb") as fh:
-        data = fh.read()
-    name = os.path.basename(args.file)
+    api.timeout = max(api.timeout, 600)
+    if args.file:
+        with open(args.file, "rb") as fh:
+            data = fh.read()
+        name = os.path.basename(args.file)
+    else:
+        data, name = padded_jpeg(args.pad_mb), f"e2e-padded-{args.pad_mb}mb.jpg"
     body, ctype = multipart(
         {
             "deviceAssetId": name,
@@ -185,10 +214,137 @@ def cmd_upload_file(args) -> dict:
         },
         name,
         data,
-        args.mime_type,
+        args.mime_type if args.file else "image/jpeg",
     )
+    sha1, size = hashlib.sha1(data), len(data)
+    del data
+    started = time.monotonic()
     res = api.call("POST", "/assets", raw=body, content_type=ctype)
-    return {"id": res["id"], "status": res["status"], "sha1": hashlib.sha1(data).hexdigest(), "size": len(data)}
+    seconds = round(time.monotonic() - started, 1)
+    asset = api.call("GET", f"/assets/{res['id']}")
+    return {
+        "id": res["id"],
+        "status": res["status"],
+        "sha1": sha1.hexdigest(),
+        "size": size,
+        "seconds": seconds,
+        "checksum_match": asset.get("checksum") == base64.b64encode(sha1.digest()).decode(),
+    }
+
+
+def cmd_websocket(args) -> dict:
+    """The HTTP status of a websocket upgrade of /api/socket.io/ and the first engine.io packet."""
+    token = admin_api(args).token
+    url = urllib.parse.urlsplit(args.url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    sock = socket.create_connection((url.hostname, port), timeout=30)
+    if url.scheme == "https":
+        sock = ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /api/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    head, _sep, rest = buf.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    packet = ""
+    if status == 101:
+        while len(rest) < 2 or len(rest) < 2 + (rest[1] & 0x7F):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+        length = rest[1] & 0x7F
+        if length == 126:
+            rest += b"" if len(rest) >= 4 else sock.recv(4096)
+            length, start = int.from_bytes(rest[2:4], "big"), 4
+        else:
+            start = 2
+        while len(rest) < start + length:
+            rest += sock.recv(4096)
+        packet = rest[start : start + length].decode(errors="replace")
+    sock.close()
+    ok = status == 101 and packet.startswith("0{")
+    return {
+        "ok": ok,
+        "status": status,
+        "first_packet": packet[:200],
+        **({} if ok else {"head": head.decode(errors="replace")}),
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def cmd_oauth_login(args) -> dict:
+    """Immich's OAuth login as the web UI does it, with a cookie jar instead of a browser."""
+    if not args.login:
+        raise ValueError("oauth-login needs --login")
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    base = args.url.rstrip("/")
+    redirect_uri = base + "/auth/login"
+
+    def fetch(url, data=None, ctype=None):
+        req = urllib.request.Request(url, data=data, headers={"Content-Type": ctype} if ctype else {})
+        try:
+            with opener.open(req, timeout=60) as resp:
+                return resp.status, resp.headers, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, err.read().decode(errors="replace")
+
+    admin = admin_api(args)
+    before = {u["email"] for u in admin.call("GET", "/admin/users")}
+    status, _h, text = fetch(
+        base + "/api/oauth/authorize", json.dumps({"redirectUri": redirect_uri}).encode(), "application/json"
+    )
+    if status not in (200, 201):
+        raise RuntimeError(f"POST /api/oauth/authorize: HTTP {status}: {text[:300]}")
+    url, steps = json.loads(text)["url"], []
+    for _step in range(12):
+        status, headers, text = fetch(url)
+        steps.append(f"{status} {url.split('?')[0]}")
+        if status in (301, 302, 303, 307, 308):
+            url = urllib.parse.urljoin(url, headers["Location"])
+            if url.startswith(redirect_uri):
+                break
+            continue
+        if status != 200:
+            raise RuntimeError(f"provider: HTTP {status} at {url}: {text[:300]}")
+        action = re.search(r'<form[^>]*action="([^"]+)"', text)
+        action = urllib.parse.urljoin(url, action.group(1)) if action else url
+        if 'name="login"' in text:
+            form = {"prompt": "login", "login": args.login, "password": "any"}
+        elif 'value="consent"' in text:
+            form = {"prompt": "consent"}
+        else:
+            raise RuntimeError(f"provider page without a login or consent form at {url}: {text[:300]}")
+        status, headers, text = fetch(
+            action, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+        )
+        steps.append(f"{status} POST {action.split('?')[0]} ({form['prompt']})")
+        if status not in (301, 302, 303):
+            raise RuntimeError(f"provider: HTTP {status} after the {form['prompt']} form: {text[:300]}")
+        url = urllib.parse.urljoin(action, headers["Location"])
+        if url.startswith(redirect_uri):
+            break
+    else:
+        raise RuntimeError(f"no redirect back to {redirect_uri}: {steps}")
+    status, _h, text = fetch(base + "/api/oauth/callback", json.dumps({"url": url}).encode(), "application/json")
+    if status not in (200, 201):
+        raise RuntimeError(f"POST /api/oauth/callback: HTTP {status}: {text[:300]} (steps {steps})")
+    login = json.loads(text)
+    return {"email": login.get("userEmail"), "new_user": login.get("userEmail") not in before, "steps": steps}
 
 
 def queue_stats(admin: Api) -> dict:
@@ -272,7 +428,9 @@ def cmd_run(args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["upload", "wait", "check", "run", "upload-file"])
+    parser.add_argument(
+        "command", choices=["upload", "wait", "check", "run", "upload-file", "websocket", "oauth-login"]
+    )
     parser.add_argument("--url", default="http://127.0.0.1:2283")
     parser.add_argument("--admin-email", required=True)
     parser.add_argument("--admin-password-file", required=True)
@@ -285,11 +443,14 @@ def main(argv=None) -> int:
     parser.add_argument("--query", default="a photo")
     parser.add_argument("--file", help="upload-file: the file to upload")
     parser.add_argument("--mime-type", default="application/octet-stream")
+    parser.add_argument("--login", help="oauth-login: the name to sign in with at the provider")
+    parser.add_argument("--pad-mb", type=int, default=0, help="upload-file: a generated JPEG padded to this size")
     parser.add_argument("--created", default="2021-06-01T12:00:00.000Z", help="upload-file: its date")
     args = parser.parse_args(argv)
     try:
         commands = {"upload": cmd_upload, "wait": cmd_wait, "check": cmd_check, "run": cmd_run}
-        result = (cmd_upload_file if args.command == "upload-file" else commands[args.command])(args)
+        commands.update({"upload-file": cmd_upload_file, "websocket": cmd_websocket, "oauth-login": cmd_oauth_login})
+        result = commands[args.command](args)
     except Exception as err:  # one JSON answer whatever went wrong
         result = {"ok": False, "error": f"{type(err).__name__}: {err}"}
     result.setdefault("ok", True)

@@ -62,6 +62,7 @@ def postgres_major_plan(data_majors, wanted_major, explicit, mode="container", i
     Returns {action: ok|keep|refuse, major, image, msg}: ``keep`` runs the data directory's major
     (the collection's own default moved on; a warning is shown), ``refuse`` stops the role.
     """
+    explicit = explicit is True or str(explicit).strip().lower() in ("true", "yes", "1")
     known = {int(k): v for k, v in (known_images or {}).items()}
     found = sorted({m for m in (_major(d) for d in (data_majors or [])) if m is not None})
     wanted = _major(wanted_major)

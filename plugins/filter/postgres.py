@@ -140,7 +140,9 @@ def postgres_upgrade_problems(
             % (new, ", ".join(str(m) for m in SUPPORTED_MAJORS))
         )
     if vector_version:
-        rng, name = (VECTORCHORD_RANGE, "VectorChord") if vector_extension == "vectorchord" else (PGVECTOR_RANGE, "pgvector")
+        rng, name = (
+            (VECTORCHORD_RANGE, "VectorChord") if vector_extension == "vectorchord" else (PGVECTOR_RANGE, "pgvector")
+        )
         if not _in_range(vector_version, rng):
             problems.append(
                 "%s %s in the target is outside what Immich accepts (>=%s <%s)"

@@ -67,7 +67,9 @@ def test_upgrade_refuses_unsupported_target():
 
 
 def test_upgrade_refuses_little_disk_with_numbers():
-    problems = pg.postgres_upgrade_problems("15", "17", free_bytes=100 * 1024**2, db_bytes=200 * 1024**2, data_dir_bytes=300 * 1024**2)
+    problems = pg.postgres_upgrade_problems(
+        "15", "17", free_bytes=100 * 1024**2, db_bytes=200 * 1024**2, data_dir_bytes=300 * 1024**2
+    )
     assert len(problems) == 1
     assert "550.0 MiB" in problems[0] and "100.0 MiB free" in problems[0] and "200.0 MiB" in problems[0]
 

@@ -71,10 +71,16 @@ def postgres_major_plan(data_majors, wanted_major, explicit, mode="container", i
         return plan
     old = found[-1]
     where = "the data directory" if mode == "container" else "the existing cluster(s)"
-    move = (
-        "To move the database to PostgreSQL %d, run %s -e postgres_upgrade_to=%d (dump, restore, the old "
-        "directory kept)." % (wanted, UPGRADE_PLAYBOOK, wanted)
-    )
+    if wanted < old:
+        move = (
+            "PostgreSQL cannot go back a major version (%s only moves up): only a backup taken on %d can be "
+            "restored there." % (UPGRADE_PLAYBOOK, wanted)
+        )
+    else:
+        move = (
+            "To move the database to PostgreSQL %d, run %s -e postgres_upgrade_to=%d (dump, restore, the old "
+            "directory kept)." % (wanted, UPGRADE_PLAYBOOK, wanted)
+        )
     if explicit or (mode == "container" and old not in known):
         if mode == "container":
             keep = "set postgres_container_image to a PostgreSQL %d image" % old

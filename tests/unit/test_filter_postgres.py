@@ -88,3 +88,8 @@ def test_upgrade_refuses_running_immich():
 
 def test_upgrade_missing_target():
     assert any("postgres_upgrade_to is not set" in p for p in pg.postgres_upgrade_problems("15", ""))
+
+
+def test_explicit_older_major_is_refused_without_pointing_to_a_downgrade():
+    plan = pg.postgres_major_plan(["17"], "15", True, "container", "img15", KNOWN)
+    assert plan["action"] == "refuse" and "cannot go back" in plan["msg"] and "postgres_upgrade_to" not in plan["msg"]

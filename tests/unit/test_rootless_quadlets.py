@@ -48,33 +48,33 @@ def server(engine, socket_gids=()):
 
 
 def test_rootless_ml_quadlet_goes_to_the_users_systemd():
-    role, _ = ml(ENGINE, {}, [])
+    role = ml(ENGINE, {}, [])[0]
     assert role.value("__immich_ml_quadlet_dir") == "/var/lib/immich-podman/.config/containers/systemd"
     assert role.value("__immich_ml_owner") == "immich"
-    role, _ = ml({}, {}, [])
+    role = ml({}, {}, [])[0]
     assert role.value("__immich_ml_quadlet_dir") == "/etc/containers/systemd"
     assert role.value("__immich_ml_owner") == "root"
 
 
 def test_rootless_amd_keeps_the_users_device_groups():
-    _, lines = ml(ENGINE, AMD, ["992", "44"])
+    _role, lines = ml(ENGINE, AMD, ["992", "44"])
     assert "AddDevice=/dev/kfd" in lines and "AddDevice=/dev/dri" in lines
     assert [line for line in lines if line.startswith("GroupAdd=")] == ["GroupAdd=keep-groups"]
-    _, rootful = ml({}, AMD, ["992", "44"])
+    _role, rootful = ml({}, AMD, ["992", "44"])
     assert [line for line in rootful if line.startswith("GroupAdd=")] == ["GroupAdd=992", "GroupAdd=44"]
 
 
 def test_rootless_nvidia_uses_cdi():
-    _, lines = ml(ENGINE, NVIDIA, ["44"])
+    _role, lines = ml(ENGINE, NVIDIA, ["44"])
     assert "AddDevice=nvidia.com/gpu=0" in lines
     assert any(line.endswith("-cuda") for line in lines if line.startswith("Image="))
 
 
 def test_cgroup_v1_rootless_disables_cgroups_and_limits():
-    _, lines = ml(dict(ENGINE, rootless_cgroup_v1=True), {}, [])
+    _role, lines = ml(dict(ENGINE, rootless_cgroup_v1=True), {}, [])
     assert "PodmanArgs=--cgroups=disabled" in lines
     assert not [line for line in lines if line.startswith("PodmanArgs=--memory")]
-    _, lines = ml(ENGINE, {}, [])
+    _role, lines = ml(ENGINE, {}, [])
     assert any(line.startswith("PodmanArgs=--memory=") for line in lines)
     assert "PodmanArgs=--cgroups=disabled" not in lines
 
@@ -92,7 +92,7 @@ def test_rootless_server_maps_the_library_owner_onto_the_user():
 
 
 def test_rootful_server_is_unchanged():
-    _, lines = server({}, socket_gids=[995])
+    _role, lines = server({}, socket_gids=[995])
     assert not [line for line in lines if line.startswith("UserNS=")]
     assert "GroupAdd=995" in lines
     assert "Requires=postgresql@17-main.service" in lines

@@ -853,8 +853,7 @@ class ActionModule(ActionBase):
                             host,
                             name,
                             "is %s, not the rootless user's id (container_engine_rootless_uid: %s): the server's "
-                            "container user maps onto that user (UserNS=keep-id) and writes the library as it"
-                            % (value, uid),
+                            "container's root is that user and writes the library as it" % (value, uid),
                             "set container_engine_rootless_uid, library_uid and library_gid to one id, e.g. 2283",
                         )
             for port, name in self._ports(host, roles):

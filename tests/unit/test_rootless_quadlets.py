@@ -1,5 +1,5 @@
 """Rootless mode (container_engine_rootless) in the quadlets: the user's quadlet directory, the library owner mapped
-onto the rootless user (UserNS=keep-id, no chown), host groups kept (GroupAdd=keep-groups: AMD /dev/kfd and /dev/dri,
+onto the rootless user (the containers' root, no chown), host groups kept (GroupAdd=keep-groups: AMD /dev/kfd and /dev/dri,
 the Valkey socket), NVIDIA through CDI, and no cgroup options podman cannot apply rootless on cgroup v1."""
 
 from rolerender import RoleVars

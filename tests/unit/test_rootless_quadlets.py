@@ -1,5 +1,5 @@
-"""Rootless mode (container_engine_rootless) in the quadlets: the user's quadlet directory, the library owner mapped
-onto the rootless user (the containers' root, no chown), host groups kept (GroupAdd=keep-groups: AMD /dev/kfd and /dev/dri,
+"""Rootless mode (container_engine_rootless) in the quadlets: the user's quadlet directory, the containers' root is
+the rootless user (the library's owner, no chown), host groups kept (GroupAdd=keep-groups: AMD /dev/kfd and /dev/dri,
 the Valkey socket), NVIDIA through CDI, and no cgroup options podman cannot apply rootless on cgroup v1."""
 
 from rolerender import RoleVars
@@ -83,7 +83,7 @@ def test_rootless_server_maps_the_library_owner_onto_the_user():
     role, lines = server(ENGINE, socket_gids=[995])
     assert role.value("__immich_server_quadlet_dir") == "/var/lib/immich-podman/.config/containers/systemd"
     assert "User=0" in lines and "Group=0" in lines, "the container's root is the rootless user (uid 2283 on the host)"
-    assert not [line for line in lines if line.startswith("UserNS=")], "keep-id would copy the image for another mapping"
+    assert not [line for line in lines if line.startswith("UserNS=")], "keep-id copies the image"
     assert [line for line in lines if line.startswith("GroupAdd=")] == ["GroupAdd=keep-groups"]
     assert not [line for line in lines if line.startswith("Requires=")], (
         "the user's systemd cannot require system units"

@@ -863,6 +863,62 @@ class ActionModule(ActionBase):
                     "add hard and _netdev (a soft mount turns a network hiccup into lost files)",
                 )
 
+    def _check_rootless(self, host_roles):
+        """Rootless mode (container_engine_rootless): what rootless podman cannot do is refused here."""
+        for host, roles in host_roles.items():
+            if self._value(host, "container_engine_rootless", "container_engine") is not True:
+                continue
+            if "nfs_client" in roles:
+                self._problem(
+                    host,
+                    "container_engine_rootless",
+                    "is true on a job worker: its library comes over NFS squashed to one host uid, which the "
+                    "rootless user's namespace does not hold (not supported)",
+                    "set container_engine_rootless: false for job_workers",
+                )
+            if "postgres" in roles:
+                for name, role in (("postgres_mode", "postgres"), ("valkey_mode", "valkey")):
+                    if self._value(host, name, role) == "container":
+                        self._problem(
+                            host,
+                            name,
+                            "is container, but rootless mode moves only the Immich containers (server, ML) to the "
+                            "rootless user; PostgreSQL and Valkey containers stay root's",
+                            "set %s: native (the daemon then runs as its own system user, not root)" % name,
+                        )
+                uid = self._value(host, "container_engine_rootless_uid", "container_engine")
+                for name in ("library_uid", "library_gid"):
+                    value = self._value(host, name, "library")
+                    if UNKNOWN in (uid, value):
+                        continue
+                    if not str(uid).isdigit() or int(uid) == 0 or str(value) != str(uid):
+                        self._problem(
+                            host,
+                            name,
+                            "is %s, not the rootless user's id (container_engine_rootless_uid: %s): the server's "
+                            "container's root is that user and writes the library as it" % (value, uid),
+                            "set container_engine_rootless_uid, library_uid and library_gid to one id, e.g. 2283",
+                        )
+            for port, name in self._ports(host, roles):
+                if (
+                    name != "firewall_ssh_port"
+                    and 0 < port < 1024
+                    and name
+                    in (
+                        "immich_server_port",
+                        "immich_ml_port",
+                        "immich_server_api_metrics_port",
+                        "immich_server_microservices_metrics_port",
+                    )
+                ):
+                    self._problem(
+                        host,
+                        name,
+                        "is %d: rootless podman cannot publish a port below 1024 "
+                        "(net.ipv4.ip_unprivileged_port_start)" % port,
+                        "use a port of 1024 or above (put a reverse proxy in front for 80/443)",
+                    )
+
     # ------------------------------------------------------------------ entry
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -906,6 +962,7 @@ class ActionModule(ActionBase):
         self._check_mesh(hosts)
         self._check_hardware(host_roles)
         self._check_topology(server)
+        self._check_rootless(host_roles)
 
         result["changed"] = False
         result["checked_hosts"] = sorted(hosts)

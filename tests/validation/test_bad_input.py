@@ -25,6 +25,12 @@ OLD_IMAGE = "localhost/molecule-bookworm:latest"  # Debian 12, outside the suppo
 PREFIX = "val-" + uuid.uuid4().hex[:6]  # podman names are global on this machine
 HOSTS = {"srv": PREFIX + "-srv", "ml": PREFIX + "-ml", "noroute": PREFIX + "-noroute", "old": PREFIX + "-old"}
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", re.M)
+ROOTLESS = {
+    "container_engine_rootless": True,
+    "container_engine_rootless_uid": 2283,
+    "library_uid": 2283,
+    "library_gid": 2283,
+}
 CPU_NO_V2 = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov sse sse2\n"
 
 # class of mistake -> (change to the good inventory, variable named, host named)
@@ -87,6 +93,31 @@ CASES = {
     ),
     "LAN mode without a default route": ({"groups": {"ml_workers": ["ml", "noroute"]}}, "mesh_lan_address", "noroute"),
     "Debian 12 host": ({"groups": {"ml_workers": ["ml", "old"]}}, "ansible_distribution", "old"),
+    # rootless mode (container_engine_rootless): what rootless podman cannot do
+    "rootless with container PostgreSQL": (
+        {"ml": False, "all": {**ROOTLESS, "valkey_mode": "native"}},
+        "postgres_mode",
+        "srv",
+    ),
+    "rootless, library not the user's": (
+        {"ml": False, "all": {**ROOTLESS, "postgres_mode": "native", "valkey_mode": "native", "library_uid": 1000}},
+        "library_uid",
+        "srv",
+    ),
+    "rootless ML port below 1024": (
+        {"host:ml": {"container_engine_rootless": True, "immich_ml_port": 443}},
+        "immich_ml_port",
+        "ml",
+    ),
+    "rootless job worker": (
+        {
+            "groups": {"job_workers": ["ml"], "ml_workers": []},
+            "all": {"library_uid": 1000, "library_gid": 1000},
+            "host:ml": {"container_engine_rootless": True},
+        },
+        "container_engine_rootless",
+        "ml",
+    ),
 }
 
 

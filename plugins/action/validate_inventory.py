@@ -868,6 +868,15 @@ class ActionModule(ActionBase):
         for host, roles in host_roles.items():
             if self._value(host, "container_engine_rootless", "container_engine") is not True:
                 continue
+            if self._scope == "day2":
+                self._problem(
+                    host,
+                    "container_engine_rootless",
+                    "is true, but the day-two playbooks (upgrade.yml, backup.yml, restore.yml, verify.yml) "
+                    "manage root's units and containers and do not support rootless hosts yet",
+                    "upgrade by setting immich_version and running site.yml; check the rootless user's units with "
+                    "systemctl --user -M <user>@ status and its containers with podman-<user> ps",
+                )
             if "nfs_client" in roles:
                 self._problem(
                     host,

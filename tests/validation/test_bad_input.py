@@ -35,7 +35,8 @@ CPU_NO_V2 = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic 
 
 # class of mistake -> (change to the good inventory, variable named, host named)
 # change: {"all": {...}} group_vars/all, {"host:<name>": {...}} host vars, {"groups": {...}} group members,
-# "ml": False for mistakes on the server alone (one host less to read keeps the runs cheap)
+# "ml": False for mistakes on the server alone (one host less to read keeps the runs cheap);
+# "playbook": the playbook to run instead of site.yml
 CASES = {
     "two servers": ({"groups": {"immich_server": ["srv", "ml"], "ml_workers": []}}, "immich_server (group)", "all"),
     "server also ML worker": ({"groups": {"ml_workers": ["ml", "srv"]}}, "immich_server + ml_workers", "srv"),
@@ -118,6 +119,15 @@ CASES = {
         "container_engine_rootless",
         "ml",
     ),
+    "rootless host in a day-two playbook": (
+        {
+            "ml": False,
+            "playbook": "playbooks/upgrade.yml",
+            "all": {**ROOTLESS, "postgres_mode": "native", "valkey_mode": "native"},
+        },
+        "container_engine_rootless",
+        "srv",
+    ),
 }
 
 
@@ -192,7 +202,7 @@ def results(fresh_hosts, tmp_path_factory):
     base = tmp_path_factory.mktemp("bad-input")
     with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
         futures = {
-            name: pool.submit(_run, "site.yml", change, base / re.sub(r"\W+", "-", name))
+            name: pool.submit(_run, change.get("playbook", "site.yml"), change, base / re.sub(r"\W+", "-", name))
             for name, (change, _var, _host) in CASES.items()
         }
         return {name: future.result() for name, future in futures.items()}

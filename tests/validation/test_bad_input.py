@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -230,3 +231,35 @@ def test_good_inventory_passes(fresh_hosts, tmp_path):
     assert re.search(r"TASK \[Check every host's variables[^\n]*\n(ok|changed): \[localhost\]", res["out"]), res["out"]
     assert set(res["recap"]) >= {"srv", "ml", "localhost"}
     assert all(changed == "0" for changed in res["recap"].values()), res["recap"]
+
+
+def test_bad_oidc_issuer_is_refused_before_any_change(fresh_hosts, tmp_path):
+    """immich_oidc_issuer whose discovery document is not there: validation names the variable, the
+    host, the URL and the HTTP error, and nothing changes (issue 14). The 'provider' is a plain HTTP
+    server on the server host that answers 404 for every path."""
+    _podman(
+        "exec", "-d", HOSTS["srv"], "python3", "-m", "http.server", "8099", "--bind", "127.0.0.1", "--directory", "/tmp"
+    )
+    issuer = "http://127.0.0.1:8099/realms/home"
+    change = {
+        "ml": False,
+        "all": {
+            "immich_oidc_issuer": issuer,
+            "immich_oidc_client_id": "immich",
+            "immich_oidc_client_secret": "s3cret-s3cret",
+        },
+    }
+    for _ in range(30):  # until the HTTP server listens
+        probe = ["exec", HOSTS["srv"], "python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 8099))"]
+        if _podman(*probe, check=False).returncode == 0:
+            break
+        time.sleep(0.5)
+    res = _run("site.yml", change, tmp_path)
+    out = res["out"]
+    assert res["rc"] != 0, out
+    flat = " ".join(out.split())  # the callback folds long messages
+    assert f"immich_oidc_issuer on srv: {issuer}/.well-known/openid-configuration answered HTTP 404" in flat, out
+    assert "Set immich_oidc_issuer to the issuer URL of your provider" in flat, out
+    assert res["recap"], out
+    assert all(changed == "0" for changed in res["recap"].values()), res["recap"]
+    assert not res["secrets"], "secrets were generated before the inventory passed"

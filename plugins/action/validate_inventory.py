@@ -43,6 +43,8 @@ GLOBALS = {
     "immich_oidc_issuer",
     "immich_oidc_client_id",
     "immich_oidc_client_secret",
+    # metrics: Immich's telemetry, HAProxy's exporter, node exporter, the firewall's rules (README "Metrics")
+    "immich_metrics_enabled",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
     "restore_file",
@@ -62,6 +64,8 @@ FACTS = {
     "library_paths",
     "mesh_address",
     "mesh_trusted_proxies",
+    "metrics_endpoint",
+    "ml_balancer_metrics_target",
     "ml_balancer_url",
     "nfs_client_mount",
     "nfs_server_endpoint",

@@ -488,6 +488,10 @@ class ActionModule(ActionBase):
         if "immich_server" in roles and self._value(host, "immich_server_telemetry_include", "immich_server"):
             add("immich_server_api_metrics_port", "immich_server")
             add("immich_server_microservices_metrics_port", "immich_server")
+        if "metrics" in roles and str(self._value(host, "metrics_enabled", "metrics")).lower() == "true":
+            add("metrics_node_exporter_port", "metrics")
+            if "postgres" in roles:
+                add("ml_balancer_prometheus_port", "ml_balancer")
         if (
             self._value(host, "mesh_mode", "mesh") == "tailscale"
             and self._value(host, "mesh_tailscale_serve", "mesh") is True

@@ -43,6 +43,8 @@ GLOBALS = {
     "immich_oidc_issuer",
     "immich_oidc_client_id",
     "immich_oidc_client_secret",
+    # metrics: Immich's telemetry, HAProxy's exporter, node exporter, the firewall's rules (README "Metrics")
+    "immich_metrics_enabled",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
     "restore_file",
@@ -62,6 +64,8 @@ FACTS = {
     "library_paths",
     "mesh_address",
     "mesh_trusted_proxies",
+    "metrics_endpoint",
+    "ml_balancer_metrics_target",
     "ml_balancer_url",
     "nfs_client_mount",
     "nfs_server_endpoint",
@@ -484,6 +488,10 @@ class ActionModule(ActionBase):
         if "immich_server" in roles and self._value(host, "immich_server_telemetry_include", "immich_server"):
             add("immich_server_api_metrics_port", "immich_server")
             add("immich_server_microservices_metrics_port", "immich_server")
+        if "metrics" in roles and str(self._value(host, "metrics_enabled", "metrics")).lower() == "true":
+            add("metrics_node_exporter_port", "metrics")
+            if "postgres" in roles:
+                add("ml_balancer_prometheus_port", "ml_balancer")
         if (
             self._value(host, "mesh_mode", "mesh") == "tailscale"
             and self._value(host, "mesh_tailscale_serve", "mesh") is True

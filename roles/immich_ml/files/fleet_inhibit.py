@@ -1,0 +1,149 @@
+# Copyright: homelab.immich contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sleep inhibitor of an Immich ML worker (role homelab.immich.immich_ml): a laptop does not suspend mid-batch.
+
+Every `poll` seconds it reads the CPU time of the ML container's systemd unit (cgroup v2 cpu.stat,
+usage_usec). A poll where the unit used more than `busy_percent` of one CPU counts as ML work (a
+/predict runs a model for tens of milliseconds to seconds; HAProxy's /ping health checks cost almost
+nothing). While the last busy poll is less than `idle` seconds old it holds
+`systemd-inhibit --what=sleep:idle --mode=block`, shown by `systemd-inhibit --list`; then it releases it.
+
+Python standard library only; run as root by immich-ml-inhibit.service (logind lets root block sleep
+without polkit). Usage: python3 fleet_inhibit.py CONFIG.json
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+DEFAULTS = {
+    "unit": "immich-ml.service",
+    "cgroup_root": "/sys/fs/cgroup",
+    "busy_percent": 20,
+    "idle": 300,
+    "poll": 5,
+    "who": "homelab.immich ML worker",
+    "why": "Immich machine learning work in flight or served recently",
+}
+
+
+def busy(prev_usec, usec, seconds, busy_percent):
+    """Whether the unit used more than busy_percent of one CPU between two readings."""
+    if prev_usec is None or usec is None or seconds <= 0 or usec < prev_usec:
+        return False
+    return (usec - prev_usec) / (seconds * 1e6) * 100.0 > busy_percent
+
+
+def hold(last_busy, now, idle):
+    """Whether the inhibitor is held: the last busy poll is less than idle seconds old."""
+    return last_busy is not None and now - last_busy < idle
+
+
+def cgroup_of(unit):
+    try:
+        out = subprocess.run(
+            ["systemctl", "show", "--property=ControlGroup", "--value", unit],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out or None
+
+
+def read_usage(cgroup_root, cgroup):
+    """usage_usec of a cgroup v2 directory, None when it does not exist (unit stopped)."""
+    if not cgroup:
+        return None
+    try:
+        with open(os.path.join(cgroup_root, cgroup.lstrip("/"), "cpu.stat"), encoding="ascii") as handle:
+            for line in handle:
+                key, _sep, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class Inhibitor:
+    def __init__(self, conf):
+        self.conf = conf
+        self.proc = None
+
+    def held(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def take(self):
+        if self.held():
+            return
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [
+                "systemd-inhibit",
+                "--what=sleep:idle",
+                "--mode=block",
+                "--who=" + self.conf["who"],
+                "--why=" + self.conf["why"],
+                "sleep",
+                "infinity",
+            ]
+        )
+        print("ML work: holding the sleep inhibitor", flush=True)
+
+    def release(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+        print("idle for {}s: sleep inhibitor released".format(self.conf["idle"]), flush=True)
+
+
+def run(conf):
+    inhibitor = Inhibitor(conf)
+
+    def stop(_signum, _frame):
+        inhibitor.release()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    prev = prev_time = last_busy = None
+    cgroup = None
+    while True:
+        now = time.monotonic()
+        cgroup = cgroup or cgroup_of(conf["unit"])
+        usec = read_usage(conf["cgroup_root"], cgroup)
+        if usec is None:
+            cgroup = None
+        elif prev_time is not None and busy(prev, usec, now - prev_time, conf["busy_percent"]):
+            last_busy = now
+        prev, prev_time = usec, now
+        if hold(last_busy, now, conf["idle"]):
+            inhibitor.take()
+        else:
+            inhibitor.release()
+        time.sleep(conf["poll"])
+
+
+def main(argv):
+    if len(argv) != 1:
+        sys.stderr.write(__doc__)
+        return 2
+    conf = dict(DEFAULTS)
+    with open(argv[0], encoding="utf-8") as handle:
+        conf.update(json.load(handle))
+    run(conf)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -171,6 +171,20 @@ def test_inhibitor_counts_ml_work_not_health_checks():
     assert not inhibit.busy(5_000_000, 10, 5.0, 20)  # container restarted: counter went back
 
 
+def test_inhibitor_counts_received_photos_not_pings():
+    # 2 s polls: /ping health checks every second (~400 B each) are not busy; a 10 kB photo is
+    assert not inhibit.busy_net(1000, 1000 + 2 * 400, 2.0, 2048)
+    assert inhibit.busy_net(1000, 1000 + 2 * 400 + 10_000, 2.0, 2048)
+    assert not inhibit.busy_net(None, 5, 2.0, 2048)
+    dev = (
+        "Inter-|   Receive                            |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes\n"
+        "    lo:  999999      10    0    0    0     0          0         0 999999\n"
+        "  eth0:   12345      40    0    0    0     0          0         0   6789\n"
+    )
+    assert inhibit.parse_net_dev(dev) == 12345
+
+
 def test_inhibitor_holds_for_the_idle_time():
     assert inhibit.hold(100.0, 150.0, 60)
     assert not inhibit.hold(100.0, 160.0, 60)

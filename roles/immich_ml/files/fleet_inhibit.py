@@ -3,9 +3,11 @@
 """Sleep inhibitor of an Immich ML worker (role homelab.immich.immich_ml): a laptop does not suspend mid-batch.
 
 Every `poll` seconds it reads the CPU time of the ML container's systemd unit (cgroup v2 cpu.stat,
-usage_usec). A poll where the unit used more than `busy_percent` of one CPU counts as ML work (a
-/predict runs a model for tens of milliseconds to seconds; HAProxy's /ping health checks cost almost
-nothing). While the last busy poll is less than `idle` seconds old it holds
+usage_usec) and the bytes the container received (/proc/<pid>/net/dev in the container's network
+namespace). A poll where the unit used more than `busy_percent` of one CPU, or received more than
+`busy_bytes` per second, counts as ML work: a /predict carries a photo (tens of kB to MBs) and runs a
+model; HAProxy's /ping health checks cost a few hundred bytes and almost no CPU. While the last busy
+poll is less than `idle` seconds old it holds
 `systemd-inhibit --what=sleep:idle --mode=block`, shown by `systemd-inhibit --list`; then it releases it.
 
 Python standard library only; run as root by immich-ml-inhibit.service (logind lets root block sleep
@@ -23,6 +25,7 @@ DEFAULTS = {
     "unit": "immich-ml.service",
     "cgroup_root": "/sys/fs/cgroup",
     "busy_percent": 20,
+    "busy_bytes": 2048,
     "idle": 300,
     "poll": 5,
     "who": "homelab.immich ML worker",
@@ -35,6 +38,48 @@ def busy(prev_usec, usec, seconds, busy_percent):
     if prev_usec is None or usec is None or seconds <= 0 or usec < prev_usec:
         return False
     return (usec - prev_usec) / (seconds * 1e6) * 100.0 > busy_percent
+
+
+def busy_net(prev_bytes, rx_bytes, seconds, busy_bytes):
+    """Whether the container received more than busy_bytes per second between two readings."""
+    if prev_bytes is None or rx_bytes is None or seconds <= 0 or rx_bytes < prev_bytes:
+        return False
+    return (rx_bytes - prev_bytes) / seconds > busy_bytes
+
+
+def parse_net_dev(text):
+    """Bytes received on every interface but lo, from /proc/net/dev."""
+    total = 0
+    for line in text.splitlines()[2:]:
+        name, _sep, fields = line.partition(":")
+        if name.strip() != "lo" and fields.split():
+            total += int(fields.split()[0])
+    return total
+
+
+def read_rx(cgroup_root, cgroup):
+    """Bytes received by the unit's container (a process of the unit in another network namespace), or None."""
+    if not cgroup:
+        return None
+    own = os.readlink("/proc/self/ns/net")
+    base = os.path.join(cgroup_root, cgroup.lstrip("/"))
+    for dirpath, _dirs, files in os.walk(base):
+        if "cgroup.procs" not in files:
+            continue
+        try:
+            with open(os.path.join(dirpath, "cgroup.procs"), encoding="ascii") as handle:
+                pids = handle.read().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                if os.readlink(f"/proc/{pid}/ns/net") == own:
+                    continue
+                with open(f"/proc/{pid}/net/dev", encoding="ascii") as handle:
+                    return parse_net_dev(handle.read())
+            except (OSError, ValueError):
+                continue
+    return None
 
 
 def hold(last_busy, now, idle):
@@ -116,17 +161,21 @@ def run(conf):
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    prev = prev_time = last_busy = None
+    prev = prev_rx = prev_time = last_busy = None
     cgroup = None
     while True:
         now = time.monotonic()
         cgroup = cgroup or cgroup_of(conf["unit"])
         usec = read_usage(conf["cgroup_root"], cgroup)
+        rx = read_rx(conf["cgroup_root"], cgroup)
         if usec is None:
             cgroup = None
-        elif prev_time is not None and busy(prev, usec, now - prev_time, conf["busy_percent"]):
+        elif prev_time is not None and (
+            busy(prev, usec, now - prev_time, conf["busy_percent"])
+            or busy_net(prev_rx, rx, now - prev_time, conf["busy_bytes"])
+        ):
             last_busy = now
-        prev, prev_time = usec, now
+        prev, prev_rx, prev_time = usec, rx, now
         if hold(last_busy, now, conf["idle"]):
             inhibitor.take()
         else:

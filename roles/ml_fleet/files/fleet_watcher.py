@@ -162,15 +162,20 @@ def ping(url):
         return False
 
 
-def ask_agent(addr):
-    """The agent's state ("ready"/"drain") at host:port, None when it does not answer."""
+def agent_why(addr):
+    """{"state", "weight", "reason"} from the agent at host:port, None when it does not answer."""
     host, _sep, port = addr.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=3) as sock:
             sock.sendall(b"why\n")
-            return json.loads(sock.makefile().readline()).get("state")
+            return json.loads(sock.makefile().readline())
     except (OSError, ValueError):
         return None
+
+
+def ask_agent(addr):
+    """The agent's state ("ready"/"drain") at host:port, None when it does not answer."""
+    return (agent_why(addr) or {}).get("state")
 
 
 class Immich:
@@ -314,7 +319,10 @@ def run(conf):
 
 def status(conf):
     """One look (for verify.yml): the workers as the balancer sees them and the policy in force."""
-    workers = observe(conf)
+    workers = observe(conf) or {}
+    for w in conf["workers"]:
+        if w["name"] in workers and w.get("agent"):
+            workers[w["name"]]["agent"] = agent_why(w["agent"])
     memory = load_memory(conf["state_file"])
     return {"policy": conf["policy"], "workers": workers, "paused_by_watcher": memory["paused"], "wol": memory["wol"]}
 

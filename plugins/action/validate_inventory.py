@@ -43,6 +43,10 @@ GLOBALS = {
     "immich_oidc_issuer",
     "immich_oidc_client_id",
     "immich_oidc_client_secret",
+    # ML fleet (role ml_fleet reads them; README "Laptops that sleep")
+    "immich_ml_away_policy",
+    "immich_ml_wol_mac",
+    "immich_ml_wol_broadcast",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
     "restore_file",

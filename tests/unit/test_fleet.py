@@ -133,7 +133,7 @@ def test_agent_process_answers_haproxy_and_why(tmp_path):
     try:
 
         def ask(data=b""):
-            for _ in range(50):
+            for _attempt in range(50):
                 try:
                     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
                         if data:
@@ -156,7 +156,7 @@ def test_agent_process_answers_haproxy_and_why(tmp_path):
         assert ask() == "ready up 100%\n"
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
+        out, _err = proc.communicate(timeout=10)
     assert "drained: on battery" in out and "ready again" in out
 
 
@@ -228,30 +228,30 @@ def workers(*up, mac="aa:bb:cc:dd:ee:01"):
 
 def test_wait_pauses_when_no_worker_is_up_and_resumes_on_return():
     mem = watcher.new_memory()
-    actions, mem, _ = watcher.plan(WCONF, workers("w1", "w2"), queues(), mem, 0)
+    actions, mem, _notes = watcher.plan(WCONF, workers("w1", "w2"), queues(), mem, 0)
     assert actions == []
     actions, mem, notes = watcher.plan(WCONF, workers(), queues(waiting=3), mem, 10)
     assert [a for a in actions if a[0] == "pause"] == [("pause", q) for q in QUEUES]
     assert "worker w1 is away (DOWN)" in notes
     # paused now: nothing new
-    actions, mem, _ = watcher.plan(WCONF, workers(), queues(paused=True, waiting=3), mem, 20)
+    actions, mem, _notes = watcher.plan(WCONF, workers(), queues(paused=True, waiting=3), mem, 20)
     assert [a for a in actions if a[0] != "wol"] == []
     # w2 is back: resume, and the missing jobs are queued once the queues are idle again
     actions, mem, notes = watcher.plan(WCONF, workers("w2"), queues(paused=True, waiting=3), mem, 30)
     assert actions == [("resume", q) for q in QUEUES]
     assert "worker w2 is up" in notes
-    actions, mem, _ = watcher.plan(WCONF, workers("w2"), queues(waiting=2, active=1), mem, 35)
+    actions, mem, _notes = watcher.plan(WCONF, workers("w2"), queues(waiting=2, active=1), mem, 35)
     assert actions == []
-    actions, mem, _ = watcher.plan(WCONF, workers("w2"), queues(), mem, 40)
+    actions, mem, _notes = watcher.plan(WCONF, workers("w2"), queues(), mem, 40)
     assert actions == [("start", q) for q in QUEUES]
-    actions, mem, _ = watcher.plan(WCONF, workers("w2"), queues(), mem, 45)
+    actions, mem, _notes = watcher.plan(WCONF, workers("w2"), queues(), mem, 45)
     assert actions == []
 
 
 def test_drained_workers_count_as_away():
     ws = workers()
     ws["w1"].update(status="DRAIN")
-    actions, _, _ = watcher.plan(WCONF, ws, queues(), dict(watcher.new_memory(), up=["w1"]), 0)
+    actions, _mem, _notes = watcher.plan(WCONF, ws, queues(), dict(watcher.new_memory(), up=["w1"]), 0)
     assert ("pause", "ocr") in actions
     assert watcher.worker_up("UP 1/2") and watcher.worker_up("no check")
     assert not any(watcher.worker_up(s) for s in ("DOWN", "DRAIN", "MAINT", "NOLB", "DOWN 1/2", "ABSENT"))
@@ -260,35 +260,37 @@ def test_drained_workers_count_as_away():
 def test_cpu_policy_never_pauses_but_still_requeues_on_return():
     conf = dict(WCONF, policy="cpu")
     mem = dict(watcher.new_memory(), up=["w1"])
-    actions, mem, _ = watcher.plan(conf, workers(), queues(waiting=0), mem, 0)
+    actions, mem, _notes = watcher.plan(conf, workers(), queues(waiting=0), mem, 0)
     assert actions == []
-    actions, mem, _ = watcher.plan(conf, workers("w1"), queues(), mem, 10)
+    actions, mem, _notes = watcher.plan(conf, workers("w1"), queues(), mem, 10)
     assert actions == [("start", q) for q in QUEUES]
 
 
 def test_cpu_policy_waits_when_the_server_itself_is_hot():
     conf = dict(WCONF, policy="cpu")
-    actions, _, _ = watcher.plan(conf, workers(), queues(), dict(watcher.new_memory(), up=[]), 0, fallback_hot=True)
+    actions, _mem, _notes = watcher.plan(
+        conf, workers(), queues(), dict(watcher.new_memory(), up=[]), 0, fallback_hot=True
+    )
     assert [a[0] for a in actions] == ["pause"] * 4
 
 
 def test_user_paused_queues_stay_paused():
     mem = dict(watcher.new_memory(), up=["w1"])
-    actions, mem, _ = watcher.plan(WCONF, workers(), queues(user_paused=["ocr"]), mem, 0)
+    actions, mem, _notes = watcher.plan(WCONF, workers(), queues(user_paused=["ocr"]), mem, 0)
     assert ("pause", "ocr") not in actions and mem["paused"] == QUEUES[:3]
-    actions, mem, _ = watcher.plan(WCONF, workers("w1"), queues(paused=True), mem, 10)
+    actions, mem, _notes = watcher.plan(WCONF, workers("w1"), queues(paused=True), mem, 10)
     assert actions == [("resume", q) for q in QUEUES[:3]]
 
 
 def test_switching_policy_to_cpu_resumes_what_the_watcher_paused():
     mem = dict(watcher.new_memory(), up=[], paused=["smartSearch"])
-    actions, mem, _ = watcher.plan(dict(WCONF, policy="cpu"), workers(), queues(), mem, 0)
+    actions, mem, _notes = watcher.plan(dict(WCONF, policy="cpu"), workers(), queues(), mem, 0)
     assert actions == [("resume", "smartSearch")] and mem["paused"] == []
 
 
 def test_unknown_worker_states_change_nothing():
     mem = dict(watcher.new_memory(), up=["w1"], paused=[])
-    actions, new, _ = watcher.plan(WCONF, None, queues(), mem, 0)
+    actions, new, _notes = watcher.plan(WCONF, None, queues(), mem, 0)
     assert actions == [] and new == mem
 
 
@@ -302,22 +304,22 @@ def test_a_new_worker_joining_requeues():
 def test_wake_on_lan_only_when_work_waits_and_no_worker_is_up_rate_limited():
     mem = dict(watcher.new_memory(), up=[])
     # no work waiting: no packet
-    actions, mem, _ = watcher.plan(WCONF, workers(), queues(), mem, 0)
+    actions, mem, _notes = watcher.plan(WCONF, workers(), queues(), mem, 0)
     assert not [a for a in actions if a[0] == "wol"]
     # work waits, nobody up: one packet per worker
-    actions, mem, _ = watcher.plan(WCONF, workers(), queues(paused=True, waiting=5), mem, 100)
+    actions, mem, _notes = watcher.plan(WCONF, workers(), queues(paused=True, waiting=5), mem, 100)
     assert [a for a in actions if a[0] == "wol"] == [("wol", "w1"), ("wol", "w2")]
     # within the interval: none
     for t in (150, 400, 699):
-        actions, mem, _ = watcher.plan(WCONF, workers(), queues(paused=True, waiting=5), mem, t)
+        actions, mem, _notes = watcher.plan(WCONF, workers(), queues(paused=True, waiting=5), mem, t)
         assert not [a for a in actions if a[0] == "wol"]
-    actions, mem, _ = watcher.plan(WCONF, workers(), queues(paused=True, waiting=5), mem, 700)
+    actions, mem, _notes = watcher.plan(WCONF, workers(), queues(paused=True, waiting=5), mem, 700)
     assert len([a for a in actions if a[0] == "wol"]) == 2
     # a worker is up: none, whatever waits
-    actions, mem, _ = watcher.plan(WCONF, workers("w1"), queues(waiting=5), mem, 5000)
+    actions, mem, _notes = watcher.plan(WCONF, workers("w1"), queues(waiting=5), mem, 5000)
     assert not [a for a in actions if a[0] == "wol"]
     # no MAC: none
-    actions, _, _ = watcher.plan(WCONF, workers(mac=""), queues(paused=True, waiting=5), dict(mem, up=[]), 9000)
+    actions, _mem, _notes = watcher.plan(WCONF, workers(mac=""), queues(paused=True, waiting=5), dict(mem, up=[]), 9000)
     assert not [a for a in actions if a[0] == "wol"]
 
 
@@ -441,7 +443,7 @@ def test_watcher_process_pauses_wakes_resumes_requeues(tmp_path):
             raise AssertionError(what)
 
         until(lambda: all(FakeImmich.state[q]["isPaused"] for q in QUEUES), "queues paused")
-        pkt, _ = listener.recvfrom(200)
+        pkt, _peer = listener.recvfrom(200)
         assert pkt == watcher.magic_packet("52:54:00:12:34:56")
         # rate limited: no second packet within the interval
         listener.settimeout(1.5)
@@ -461,7 +463,7 @@ def test_watcher_process_pauses_wakes_resumes_requeues(tmp_path):
         assert all(b == {"command": "start", "force": False} for p, b in FakeImmich.calls if p.startswith("/api/jobs/"))
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
+        out, _err = proc.communicate(timeout=10)
         httpd.shutdown()
         worker.shutdown()
         listener.close()

@@ -185,6 +185,27 @@ def test_inhibitor_counts_received_photos_not_pings():
     assert inhibit.parse_net_dev(dev) == 12345
 
 
+def test_inhibitor_reads_a_container_from_proc(tmp_path):
+    def proc(pid, ns, stat, dev=None):
+        d = tmp_path / str(pid)
+        (d / "ns").mkdir(parents=True)
+        (d / "ns" / "pid").symlink_to(f"pid:[{ns}]")
+        (d / "stat").write_text(stat)
+        if dev is not None:
+            (d / "net").mkdir()
+            (d / "net" / "dev").write_text(dev)
+
+    dev = "h1\nh2\n    lo: 5 0 0 0 0 0 0 0 0\n  eth0: 7000 3 0 0 0 0 0 0 0\n"
+    # utime stime cutime cstime are fields 14-17; the command name may hold spaces and parentheses
+    proc(10, "4026532", "10 (tini) S 1 10 10 0 -1 4194560 0 0 0 0 100 50 0 0 20 0 1 0 1 1 1\n", dev)
+    proc(11, "4026532", "11 (python (ml) x) S 10 10 10 0 -1 0 0 0 0 0 200 100 5 5 20 0 9 0 1 1 1\n")
+    proc(12, "4026531", "12 (sshd) S 1 12 12 0 -1 0 0 0 0 0 999 999 0 0 20 0 1 0 1 1 1\n")
+    usec, rx = inhibit.read_container(10, proc=str(tmp_path))
+    assert rx == 7000
+    assert usec == (100 + 50 + 200 + 100 + 5 + 5) * 1_000_000 // os.sysconf("SC_CLK_TCK")
+    assert inhibit.read_container(99, proc=str(tmp_path)) is None
+
+
 def test_inhibitor_holds_for_the_idle_time():
     assert inhibit.hold(100.0, 150.0, 60)
     assert not inhibit.hold(100.0, 160.0, 60)
@@ -197,6 +218,12 @@ def test_inhibitor_reads_cgroup_cpu_stat(tmp_path):
     (unit / "cpu.stat").write_text("usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n")
     assert inhibit.read_usage(str(tmp_path), "/system.slice/immich-ml.service") == 123456
     assert inhibit.read_usage(str(tmp_path), "/system.slice/gone.service") is None
+    # hybrid hierarchy (cgroup v1 controllers): the unit's CPU time is in the unified tree
+    hybrid = tmp_path / "unified" / "system.slice" / "immich-ml.service"
+    hybrid.mkdir(parents=True)
+    (hybrid / "cpu.stat").write_text("usage_usec 42\n")
+    (unit / "cpu.stat").unlink()
+    assert inhibit.read_usage(str(tmp_path), "/system.slice/immich-ml.service") == 42
 
 
 # --- the watcher's decisions -------------------------------------------------------------------

@@ -2,12 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sleep inhibitor of an Immich ML worker (role homelab.immich.immich_ml): a laptop does not suspend mid-batch.
 
-Every `poll` seconds it reads the CPU time of the ML container's systemd unit (cgroup v2 cpu.stat,
-usage_usec) and the bytes the container received (/proc/<pid>/net/dev in the container's network
-namespace). A poll where the unit used more than `busy_percent` of one CPU, or received more than
-`busy_bytes` per second, counts as ML work: a /predict carries a photo (tens of kB to MBs) and runs a
-model; HAProxy's /ping health checks cost a few hundred bytes and almost no CPU. While the last busy
-poll is less than `idle` seconds old it holds
+Every `poll` seconds it reads the CPU time of the ML container's processes (/proc/<pid>/stat of every
+process in its PID namespace; without the container name, the unit's cgroup v2 cpu.stat) and the
+bytes the container received (/proc/<pid>/net/dev in its network namespace). A poll where it used
+more than `busy_percent` of one CPU, or received more than `busy_bytes` per second, counts as ML work:
+a /predict carries a photo (tens of kB to MBs) and runs a model; HAProxy's /ping health checks cost a
+few hundred bytes and almost no CPU. While the last busy poll is less than `idle` seconds old it holds
 `systemd-inhibit --what=sleep:idle --mode=block`, shown by `systemd-inhibit --list`; then it releases it.
 
 Python standard library only; run as root by immich-ml-inhibit.service (logind lets root block sleep
@@ -23,6 +23,8 @@ import time
 
 DEFAULTS = {
     "unit": "immich-ml.service",
+    # read the container's own processes (any cgroup layout, v1 included); "" = the unit's cgroup v2 only
+    "container": "immich-ml",
     "cgroup_root": "/sys/fs/cgroup",
     "busy_percent": 20,
     "busy_bytes": 2048,
@@ -59,10 +61,10 @@ def parse_net_dev(text):
 
 def read_rx(cgroup_root, cgroup):
     """Bytes received by the unit's container (a process of the unit in another network namespace), or None."""
-    if not cgroup:
+    base = cgroup_dir(cgroup_root, cgroup)
+    if not base:
         return None
     own = os.readlink("/proc/self/ns/net")
-    base = os.path.join(cgroup_root, cgroup.lstrip("/"))
     for dirpath, _dirs, files in os.walk(base):
         if "cgroup.procs" not in files:
             continue
@@ -80,6 +82,52 @@ def read_rx(cgroup_root, cgroup):
             except (OSError, ValueError):
                 continue
     return None
+
+
+def container_pid(name):
+    """The main PID of a running podman container, None when it is not running."""
+    if not name:
+        return None
+    try:
+        out = subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Pid}}", name],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=20,
+        ).stdout.strip()
+        pid = int(out)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return pid if pid > 0 else None
+
+
+def parse_stat_times(text):
+    """utime + stime + cutime + cstime (clock ticks) from /proc/<pid>/stat."""
+    fields = text.rpartition(")")[2].split()
+    return sum(int(v) for v in fields[11:15])
+
+
+def read_container(pid, proc="/proc"):
+    """(CPU time in microseconds of every process in the container's PID namespace, bytes it received), or None."""
+    try:
+        pidns = os.readlink(os.path.join(proc, str(pid), "ns", "pid"))
+        with open(os.path.join(proc, str(pid), "net", "dev"), encoding="ascii") as handle:
+            rx = parse_net_dev(handle.read())
+    except (OSError, ValueError):
+        return None
+    ticks = 0
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(os.path.join(proc, entry, "ns", "pid")) != pidns:
+                continue
+            with open(os.path.join(proc, entry, "stat"), encoding="ascii", errors="replace") as handle:
+                ticks += parse_stat_times(handle.read())
+        except (OSError, ValueError):
+            continue
+    return ticks * 1_000_000 // os.sysconf("SC_CLK_TCK"), rx
 
 
 def hold(last_busy, now, idle):
@@ -101,12 +149,25 @@ def cgroup_of(unit):
     return out or None
 
 
-def read_usage(cgroup_root, cgroup):
-    """usage_usec of a cgroup v2 directory, None when it does not exist (unit stopped)."""
+def cgroup_dir(cgroup_root, cgroup):
+    """The unit's cgroup v2 directory: <root>/<path> (unified), else <root>/unified/<path> (hybrid
+    hierarchy: v1 controllers, per-unit CPU time only in the v2 tree), else None."""
     if not cgroup:
         return None
+    for base in (cgroup_root, os.path.join(cgroup_root, "unified")):
+        path = os.path.join(base, cgroup.lstrip("/"))
+        if os.path.isfile(os.path.join(path, "cpu.stat")):
+            return path
+    return None
+
+
+def read_usage(cgroup_root, cgroup):
+    """usage_usec of the unit's cgroup v2 directory, None when it does not exist (unit stopped)."""
+    path = cgroup_dir(cgroup_root, cgroup)
+    if not path:
+        return None
     try:
-        with open(os.path.join(cgroup_root, cgroup.lstrip("/"), "cpu.stat"), encoding="ascii") as handle:
+        with open(os.path.join(path, "cpu.stat"), encoding="ascii") as handle:
             for line in handle:
                 key, _sep, value = line.partition(" ")
                 if key == "usage_usec":
@@ -162,12 +223,20 @@ def run(conf):
 
     signal.signal(signal.SIGTERM, stop)
     prev = prev_rx = prev_time = last_busy = None
-    cgroup = None
+    cgroup = pid = None
     while True:
         now = time.monotonic()
-        cgroup = cgroup or cgroup_of(conf["unit"])
-        usec = read_usage(conf["cgroup_root"], cgroup)
-        rx = read_rx(conf["cgroup_root"], cgroup)
+        reading = None
+        if conf["container"]:
+            if not pid or not os.path.exists(f"/proc/{pid}"):
+                pid = container_pid(conf["container"])
+            reading = read_container(pid) if pid else None
+        if reading is not None:
+            usec, rx = reading
+        else:
+            cgroup = cgroup or cgroup_of(conf["unit"])
+            usec = read_usage(conf["cgroup_root"], cgroup)
+            rx = read_rx(conf["cgroup_root"], cgroup)
         if usec is None:
             cgroup = None
         elif prev_time is not None and (

@@ -197,13 +197,17 @@ def test_inhibitor_reads_a_container_from_proc(tmp_path):
 
     dev = "h1\nh2\n    lo: 5 0 0 0 0 0 0 0 0\n  eth0: 7000 3 0 0 0 0 0 0 0\n"
     # utime stime cutime cstime are fields 14-17; the command name may hold spaces and parentheses
-    proc(10, "4026532", "10 (tini) S 1 10 10 0 -1 4194560 0 0 0 0 100 50 0 0 20 0 1 0 1 1 1\n", dev)
+    proc(10, "4026532", "10 (tini) S 9 10 10 0 -1 4194560 0 0 0 0 100 50 0 0 20 0 1 0 1 1 1\n", dev)
     proc(11, "4026532", "11 (python (ml) x) S 10 10 10 0 -1 0 0 0 0 0 200 100 5 5 20 0 9 0 1 1 1\n")
     proc(12, "4026531", "12 (sshd) S 1 12 12 0 -1 0 0 0 0 0 999 999 0 0 20 0 1 0 1 1 1\n")
     usec, rx = inhibit.read_container(10, proc=str(tmp_path))
     assert rx == 7000
     assert usec == (100 + 50 + 200 + 100 + 5 + 5) * 1_000_000 // os.sysconf("SC_CLK_TCK")
     assert inhibit.read_container(99, proc=str(tmp_path)) is None
+    # conmon (pid 9, host namespace) started the container's init (pid 10)
+    proc(9, "4026531", "9 (conmon) S 1 9 9 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 1 1 1\n")
+    assert inhibit.container_pid(9, proc=str(tmp_path)) == 10
+    assert inhibit.container_pid(12, proc=str(tmp_path)) is None
 
 
 def test_inhibitor_holds_for_the_idle_time():

@@ -23,8 +23,9 @@ import time
 
 DEFAULTS = {
     "unit": "immich-ml.service",
-    # read the container's own processes (any cgroup layout, v1 included); "" = the unit's cgroup v2 only
-    "container": "immich-ml",
+    # read the container's own processes (the unit's main process is conmon; any cgroup layout, v1
+    # included); false = the unit's cgroup v2 only
+    "container": True,
     "cgroup_root": "/sys/fs/cgroup",
     "busy_percent": 20,
     "busy_bytes": 2048,
@@ -84,22 +85,39 @@ def read_rx(cgroup_root, cgroup):
     return None
 
 
-def container_pid(name):
-    """The main PID of a running podman container, None when it is not running."""
-    if not name:
-        return None
+def unit_main_pid(unit):
     try:
         out = subprocess.run(
-            ["podman", "inspect", "--format", "{{.State.Pid}}", name],
+            ["systemctl", "show", "--property=MainPID", "--value", unit],
             capture_output=True,
             text=True,
             check=False,
-            timeout=20,
+            timeout=10,
         ).stdout.strip()
-        pid = int(out)
+        return int(out)
     except (OSError, subprocess.SubprocessError, ValueError):
+        return 0
+
+
+def container_pid(main_pid, proc="/proc"):
+    """The container's first process: a child of the unit's main process (conmon) in another PID namespace."""
+    if not main_pid:
         return None
-    return pid if pid > 0 else None
+    try:
+        own = os.readlink(os.path.join(proc, str(main_pid), "ns", "pid"))
+    except OSError:
+        return None
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "stat"), encoding="ascii", errors="replace") as handle:
+                ppid = int(handle.read().rpartition(")")[2].split()[1])
+            if ppid == main_pid and os.readlink(os.path.join(proc, entry, "ns", "pid")) != own:
+                return int(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 def parse_stat_times(text):
@@ -229,7 +247,7 @@ def run(conf):
         reading = None
         if conf["container"]:
             if not pid or not os.path.exists(f"/proc/{pid}"):
-                pid = container_pid(conf["container"])
+                pid = container_pid(unit_main_pid(conf["unit"]))
             reading = read_container(pid) if pid else None
         if reading is not None:
             usec, rx = reading

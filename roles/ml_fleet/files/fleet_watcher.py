@@ -14,8 +14,8 @@ UP, DOWN, DRAIN ...; without a balancer, each worker's /ping) and at the heavy M
   - Wake-on-LAN: while ML work waits and no worker is up, a magic packet to each worker with a MAC,
     at most once per `wol_interval` seconds per worker; each one is logged.
 
-Python standard library only; run by systemd as an unprivileged dynamic user. The API key comes
-from the systemd credential `api_key` (a file only root reads) and is never logged.
+Python standard library only; run by systemd as its own unprivileged system user, the only one besides
+root that may read the API key file; the key is never logged.
 Usage: python3 fleet_watcher.py CONFIG.json | status CONFIG.json
 """
 

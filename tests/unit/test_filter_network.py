@@ -126,7 +126,6 @@ def test_merge_port_rules_errors(rule):
         network.merge_port_rules([rule])
 
 
-
 def test_tailscale_key_expiry():
     from ansible_collections.homelab.immich.plugins.filter.network import tailscale_key_expiry
 

@@ -45,6 +45,10 @@ GLOBALS = {
     "immich_oidc_client_secret",
     # metrics: Immich's telemetry, HAProxy's exporter, node exporter, the firewall's rules (README "Metrics")
     "immich_metrics_enabled",
+    # ML fleet (role ml_fleet reads them; README "Laptops that sleep")
+    "immich_ml_away_policy",
+    "immich_ml_wol_mac",
+    "immich_ml_wol_broadcast",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
     "restore_file",

@@ -6,7 +6,10 @@ Pure functions (stdlib ``ipaddress`` only), so they run on the controller and ar
 in tests/unit/test_filter_network.py.
 """
 
+import datetime
 import ipaddress
+import json
+import re
 
 from ansible.errors import AnsibleFilterError
 
@@ -239,6 +242,29 @@ def merge_port_rules(rules):
     return out
 
 
+def tailscale_key_expiry(status, now=None):
+    """What `tailscale status --json` says about this node's key: {"expiry": RFC 3339 text or None,
+    "days_left": whole days or None, "tagged": bool, "warn": bool}. A node joined with an untagged
+    auth key has a Self.KeyExpiry (180 days by default) and drops off the tailnet when it passes;
+    tagged nodes have key expiry disabled (no KeyExpiry)."""
+    if isinstance(status, str):
+        status = json.loads(status) if status.strip() else {}
+    me = (status or {}).get("Self") or {}
+    expiry = me.get("KeyExpiry") or None
+    tagged = bool(me.get("Tags"))
+    days_left = None
+    if expiry:
+        text = re.sub(r"\.\d+", "", str(expiry)).replace("Z", "+00:00")
+        when = datetime.datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        if isinstance(now, str):
+            now = datetime.datetime.fromisoformat(now.replace("Z", "+00:00"))
+        days_left = int((when - now).total_seconds() // 86400)
+    return {"expiry": expiry, "days_left": days_left, "tagged": tagged, "warn": expiry is not None}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -251,4 +277,5 @@ class FilterModule:
             "mesh_addresses": mesh_addresses,
             "merge_port_rules": merge_port_rules,
             "lan_networks": lan_networks,
+            "tailscale_key_expiry": tailscale_key_expiry,
         }

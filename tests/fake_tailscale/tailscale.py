@@ -12,6 +12,7 @@ Every call is appended as one JSON line to $FAKE_TAILSCALE_LOG (default
 route, so that the fake mesh address is routable inside the test network.
 """
 
+import datetime
 import json
 import os
 import socket
@@ -136,6 +137,12 @@ def main(argv):
                 "TailscaleIPs": [tailnet_ip()] if running else [],
                 "Online": running,
                 "Tags": [t for t in state["prefs"].get("--advertise-tags", "").split(",") if t],
+                # untagged nodes: the node key expires 180 days after login (the real default); tagged: no expiry
+                **(
+                    {"KeyExpiry": state["key_expiry"]}
+                    if state.get("key_expiry") and not state["prefs"].get("--advertise-tags")
+                    else {}
+                ),
             },
             "CurrentTailnet": {"Name": "fake", "MagicDNSSuffix": "tail-fake.ts.net"} if running else None,
         }
@@ -157,6 +164,9 @@ def main(argv):
         prefs = {k: v for k, v in flags.items() if k not in (*SECRET_FLAGS, "--reset", "--timeout")}
         if state["prefs"] and "--reset" not in flags and prefs != state["prefs"]:
             die("Error: changing settings via 'tailscale up' requires mentioning all non-default flags (use --reset)")
+        if flags.get("--authkey", flags.get("--auth-key")) or not state.get("key_expiry"):
+            expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=180)
+            state["key_expiry"] = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
         state.update(backend="Running", prefs=prefs)
         save_state(state)
     elif cmd == "down":

@@ -124,3 +124,29 @@ def test_merge_port_rules():
 def test_merge_port_rules_errors(rule):
     with pytest.raises(AnsibleFilterError):
         network.merge_port_rules([rule])
+
+
+def test_tailscale_key_expiry():
+    from ansible_collections.homelab.immich.plugins.filter.network import tailscale_key_expiry
+
+    untagged = {"Self": {"KeyExpiry": "2027-05-29T01:00:00Z", "Tags": []}}
+    assert tailscale_key_expiry(untagged, now="2026-11-30T01:00:00Z") == {
+        "expiry": "2027-05-29T01:00:00Z",
+        "days_left": 180,
+        "tagged": False,
+        "warn": True,
+    }
+    # Go's RFC 3339 with nanoseconds, passed as the command's text
+    text = '{"Self": {"KeyExpiry": "2026-12-01T00:00:00.123456789Z"}}'
+    assert tailscale_key_expiry(text, now="2026-11-30T00:00:00Z")["days_left"] == 1
+    assert tailscale_key_expiry({"Self": {"Tags": ["tag:immich"]}}) == {
+        "expiry": None,
+        "days_left": None,
+        "tagged": True,
+        "warn": False,
+    }
+    assert tailscale_key_expiry("")["warn"] is False
+    assert (
+        tailscale_key_expiry({"Self": {"KeyExpiry": "2026-01-01T00:00:00Z"}}, now="2026-01-02T00:00:00Z")["days_left"]
+        == -1
+    )

@@ -259,7 +259,7 @@ def test_bad_oidc_issuer_is_refused_before_any_change(fresh_hosts, tmp_path):
             "immich_oidc_client_secret": "s3cret-s3cret",
         },
     }
-    for _ in range(30):  # until the HTTP server listens
+    for _attempt in range(30):  # until the HTTP server listens
         probe = ["exec", HOSTS["srv"], "python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 8099))"]
         if _podman(*probe, check=False).returncode == 0:
             break

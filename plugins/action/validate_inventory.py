@@ -49,6 +49,8 @@ GLOBALS = {
     "immich_ml_away_policy",
     "immich_ml_wol_mac",
     "immich_ml_wol_broadcast",
+    # external libraries (roles immich_config, immich_server, nfs_server, nfs_client read it)
+    "immich_external_libraries",
     # playbook variables (restore.yml, upgrade.yml)
     "restore_confirm",
     "restore_file",
@@ -138,6 +140,50 @@ PATH_VARS = (
     "nfs_client_mount_point",
     "nfs_client_export_path",
 )
+# host paths of external libraries are mounted at the same path inside immich-server: never over these
+LIBRARY_PATH_DENY = (
+    "/",
+    "/bin",
+    "/boot",
+    "/build",
+    "/data",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/run",
+    "/var/lib",
+    "/srv",
+    "/home",
+    "/mnt",
+    "/media",
+)
+LIBRARY_PATH_DENY_TREES = (
+    "/bin/",
+    "/build/",
+    "/data/",
+    "/dev/",
+    "/etc/",
+    "/lib/",
+    "/lib64/",
+    "/proc/",
+    "/run/",
+    "/sbin/",
+    "/sys/",
+    "/tmp/",
+    "/usr/",
+    "/var/run/",
+    "/cache/",
+)
+LIBRARY_KEYS = ("name", "host_path", "owner", "import_paths", "exclusion_patterns", "state")
 VERSION_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 UNKNOWN = object()
 
@@ -875,6 +921,124 @@ class ActionModule(ActionBase):
                     "add hard and _netdev (a soft mount turns a network hiccup into lost files)",
                 )
 
+    def _check_external_libraries(self, server):
+        """immich_external_libraries: every entry names its library, a folder that can be mounted read-only at the same
+        path inside immich-server (outside the Immich library), and import paths inside that folder."""
+        name = "immich_external_libraries"
+        if server is None or not self._user_set(server, name):
+            return
+        entries = self._value(server, name)
+        if entries is UNKNOWN:
+            return
+        example = "[{name: Archive, host_path: /srv/photos}]"
+        if not isinstance(entries, list):
+            self._problem(server, name, "is not a list", "write it as a list of entries like %s" % example)
+            return
+        root = self._value(server, "library_media_root", "library")
+        root = str(root).rstrip("/") if root is not UNKNOWN else None
+        names, paths = set(), set()
+        for i, entry in enumerate(entries):
+            where = "%s[%d]" % (name, i)
+            if not isinstance(entry, dict):
+                self._problem(server, where, "is not a mapping", "write each entry like %s" % example)
+                continue
+            where = "%s[%d] (%s)" % (name, i, entry.get("name", "no name"))
+            for key in sorted(set(entry) - set(LIBRARY_KEYS)):
+                near = difflib.get_close_matches(str(key), LIBRARY_KEYS, n=1)
+                self._problem(
+                    server,
+                    where,
+                    "has the unknown key %s" % key,
+                    "rename it to %s" % near[0] if near else "use only %s" % ", ".join(LIBRARY_KEYS),
+                )
+            label = entry.get("name")
+            if not isinstance(label, str) or not label.strip():
+                self._problem(server, where, "has no name", "give every library a name (how Immich shows it)")
+            elif label in names:
+                self._problem(server, where, 'repeats the name "%s"' % label, "give every library its own name")
+            names.add(label)
+            host_path = entry.get("host_path")
+            if not isinstance(host_path, str) or not host_path.startswith("/"):
+                self._problem(
+                    server,
+                    where,
+                    "has host_path %r, not an absolute path" % (host_path,),
+                    "set host_path to the folder of photos on the server, e.g. /srv/photos",
+                )
+                continue
+            clean = host_path.rstrip("/") or "/"
+            if clean in LIBRARY_PATH_DENY or (clean + "/").startswith(LIBRARY_PATH_DENY_TREES):
+                self._problem(
+                    server,
+                    where,
+                    'has host_path "%s", a system or top-level folder: it is mounted at the same path inside '
+                    "immich-server and would hide the container's own files there" % clean,
+                    "use a folder of its own, e.g. /srv/photos or /mnt/nas/photos",
+                )
+            elif not re.match(r"^/[A-Za-z0-9._/@+-]+$", clean):
+                self._problem(
+                    server,
+                    where,
+                    'has host_path "%s" with characters a mount unit or NFS export cannot hold' % clean,
+                    "use letters, digits and ._/@+- only (rename the folder or bind-mount it elsewhere)",
+                )
+            if root and (clean == root or (clean + "/").startswith(root + "/") or (root + "/").startswith(clean + "/")):
+                self._problem(
+                    server,
+                    where,
+                    'has host_path "%s", which overlaps Immich\'s own library %s (library_media_root)' % (clean, root),
+                    "keep the external folder outside library_media_root (Immich refuses its own media folder)",
+                )
+            if clean in paths:
+                self._problem(server, where, 'repeats host_path "%s"' % clean, "give each library its own folder")
+            paths.add(clean)
+            imports = entry.get("import_paths")
+            if imports is not None:
+                if not isinstance(imports, list) or not imports:
+                    self._problem(
+                        server,
+                        where,
+                        "has import_paths that are not a list of folders",
+                        "remove import_paths (default [host_path]) or list folders under %s" % clean,
+                    )
+                else:
+                    for path in imports:
+                        text = str(path).rstrip("/")
+                        if not str(path).startswith("/") or not (text == clean or text.startswith(clean + "/")):
+                            self._problem(
+                                server,
+                                where,
+                                'has import path "%s" outside its host_path %s: only host_path is mounted'
+                                % (path, clean),
+                                "list folders at or under %s, or remove import_paths" % clean,
+                            )
+            patterns = entry.get("exclusion_patterns")
+            if patterns is not None and (
+                not isinstance(patterns, list) or not all(isinstance(p, str) and p.strip() for p in patterns)
+            ):
+                self._problem(
+                    server,
+                    where,
+                    "has exclusion_patterns that are not a list of glob patterns",
+                    'write them like ["**/@eaDir/**", "**/*.tmp"], or remove them for Immich\'s defaults',
+                )
+            owner = entry.get("owner")
+            if owner is not None and (not isinstance(owner, str) or "@" not in owner):
+                self._problem(
+                    server,
+                    where,
+                    "has owner %r, not an email address" % (owner,),
+                    "set owner to the email of an Immich user, or remove it (the admin owns the library)",
+                )
+            if entry.get("state", "present") not in ("present", "absent"):
+                self._problem(server, where, "has state %r" % (entry.get("state"),), "use present or absent")
+        watch = self._value(server, "immich_config_library_watch", "immich_config")
+        if watch is True and self._groups.get("job_workers"):
+            self._warnings.append(
+                "%s: immich_config_library_watch is true, but job workers scan the libraries over NFS, where the "
+                "watcher sees no changes: it stays off, the scheduled scan finds new files" % server
+            )
+
     def _check_rootless(self, host_roles):
         """Rootless mode (container_engine_rootless): what rootless podman cannot do is refused here."""
         for host, roles in host_roles.items():
@@ -984,6 +1148,7 @@ class ActionModule(ActionBase):
         self._check_hardware(host_roles)
         self._check_topology(server)
         self._check_rootless(host_roles)
+        self._check_external_libraries(server)
 
         result["changed"] = False
         result["checked_hosts"] = sorted(hosts)

@@ -135,6 +135,14 @@ CASES = {
         "container_engine_rootless",
         "srv",
     ),
+    "external library inside the Immich library": (
+        {
+            "ml": False,
+            "all": {"immich_external_libraries": [{"name": "Archive", "host_path": "/srv/immich/library/old"}]},
+        },
+        "immich_external_libraries[0] (Archive)",
+        "srv",
+    ),
 }
 
 

@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PODMAN_IGNORE_CGROUPSV1_WARNING=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
 JOBS=${MOLECULE_JOBS:-3}
-SLOW_FIRST=(defaults fleet pg_upgrade day_two rootless job_workers all_in_one data_tier network gpu)
+SLOW_FIRST=(defaults job_workers fleet day_two pg_upgrade all_in_one data_tier rootless network gpu)
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
   all=()

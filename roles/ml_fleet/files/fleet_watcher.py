@@ -296,6 +296,7 @@ def run(conf):
         f"watching {len(conf['workers'])} ML worker(s), policy {conf['policy']}, queues {', '.join(conf['queues'])}",
         flush=True,
     )
+    was_hot = False
     while True:
         workers = observe(conf)
         queues = {}
@@ -306,6 +307,17 @@ def run(conf):
             print(f"cannot read the queues: {exc}", flush=True)
             workers = None
         hot = bool(conf["fallback_agent"]) and ask_agent(conf["fallback_agent"]) == "drain"
+        if hot != was_hot:
+            print(
+                "the server's own agent says {}: {}".format(
+                    "drain (hot)" if hot else "ready",
+                    "its CPU fallback takes no batch work while no worker is up"
+                    if hot
+                    else "its CPU fallback may take batch work again (policy {})".format(conf["policy"]),
+                ),
+                flush=True,
+            )
+            was_hot = hot
         actions, new, notes = plan(conf, workers, queues, memory, time.time(), fallback_hot=hot)
         for note in notes:
             if not note.startswith("worker states unknown"):

@@ -104,6 +104,20 @@ def _scroll_top(driver):
         time.sleep(1)  # the rows in view render and their images paint
 
 
+def _until_assets(driver, wait, reloads: list):
+    """Wait until assets are shown; once, reload the page first when they are not: on a loaded
+    2-core machine a page once came without its stylesheet, and the unstyled timeline never laid
+    out its rows (a user would reload too)."""
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        wait.until(lambda d: _assets_shown(d) or None)
+    except TimeoutException:
+        reloads.append(driver.current_url)
+        driver.refresh()
+        wait.until(lambda d: _assets_shown(d) or None)
+
+
 def cmd_browse(args) -> dict:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -118,7 +132,7 @@ def cmd_browse(args) -> dict:
     for stale in ("failed.png",):  # of an earlier failed run
         if os.path.exists(os.path.join(args.screenshots, stale)):
             os.remove(os.path.join(args.screenshots, stale))
-    shots, steps = [], {}
+    shots, steps, reloads = [], {}, []
     driver = _driver(args.browser_insecure_tls)
     wait = WebDriverWait(driver, args.page_timeout)
 
@@ -140,7 +154,7 @@ def cmd_browse(args) -> dict:
         steps["signed_in"] = driver.current_url  # /photos, or the admin's first-time onboarding
         # the timeline: every sample photo is there (scrolling down through it)
         driver.get(args.url.rstrip("/") + "/photos")
-        wait.until(lambda d: _assets_shown(d) or None)
+        _until_assets(driver, wait, reloads)
         seen = _find_all(driver, wanted, args.page_timeout)
         steps["timeline"] = len(seen)
         if not wanted <= seen:
@@ -152,7 +166,7 @@ def cmd_browse(args) -> dict:
         search_bar.click()
         search_bar.send_keys(args.query, Keys.ENTER)
         wait.until(lambda d: "/search" in d.current_url)
-        wait.until(lambda d: _assets_shown(d) or None)
+        _until_assets(driver, wait, reloads)
         seen = _find_all(driver, wanted, args.page_timeout)
         steps["smart_search"] = {"url": driver.current_url, "found": len(seen)}
         if not wanted <= seen:
@@ -167,7 +181,7 @@ def cmd_browse(args) -> dict:
         shot("failed.png")
     finally:
         driver.quit()
-    out = {"ok": ok, "photos": len(wanted), "steps": steps, "screenshots": shots}
+    out = {"ok": ok, "photos": len(wanted), "steps": steps, "screenshots": shots, "reloads": reloads}
     if error:
         out["error"] = error[:2000]
     return out

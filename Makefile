@@ -11,11 +11,8 @@ SCENARIOS ?=
 
 .PHONY: test venv host image images ml-unit lint sanity unit integration validation molecule argspecs docs changelog demo demo-down demo-photos demo-status demo-sleep demo-wake demo-browse lock clean
 
-## test: everything CI runs (venv, host packages, base images; then lint, argspecs, unit, sanity |
-## integration, validation | test images, ml-unit as three chains at once, ci/checks.sh; then molecule)
-test: venv host image
-	ci/checks.sh
-	$(MAKE) --no-print-directory molecule
+## test: everything CI runs (venv, host packages, test images, lint, unit, integration, validation, sanity, molecule)
+test: venv host image lint argspecs unit integration validation sanity images ml-unit molecule
 
 ## venv: .venv from the pinned requirements.lock, and this checkout linked as homelab.immich
 venv: $(VENV)/.stamp .collections/ansible_collections/homelab/immich

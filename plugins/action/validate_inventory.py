@@ -188,6 +188,11 @@ VERSION_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 UNKNOWN = object()
 
 
+def _within(path, folder):
+    """Whether path is folder or below it (both without a trailing slash)."""
+    return path == folder or path.startswith(folder + "/")
+
+
 def _version(text):
     m = VERSION_RE.match(str(text))
     return tuple(int(x) for x in m.groups()) if m else None
@@ -982,7 +987,7 @@ class ActionModule(ActionBase):
                     'has host_path "%s" with characters a mount unit or NFS export cannot hold' % clean,
                     "use letters, digits and ._/@+- only (rename the folder or bind-mount it elsewhere)",
                 )
-            if root and (clean == root or (clean + "/").startswith(root + "/") or (root + "/").startswith(clean + "/")):
+            if root and (_within(clean, root) or _within(root, clean)):
                 self._problem(
                     server,
                     where,
@@ -1004,7 +1009,7 @@ class ActionModule(ActionBase):
                 else:
                     for path in imports:
                         text = str(path).rstrip("/")
-                        if not str(path).startswith("/") or not (text == clean or text.startswith(clean + "/")):
+                        if not str(path).startswith("/") or not _within(text, clean):
                             self._problem(
                                 server,
                                 where,

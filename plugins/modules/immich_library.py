@@ -147,8 +147,6 @@ from ansible_collections.homelab.immich.plugins.module_utils.immich_api import (
     segment,
 )
 
-FIELDS = ("name", "owner", "importPaths", "exclusionPatterns")
-
 
 class LibraryError(Exception):
     pass

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rolerender import RoleVars
+from rolerender import RoleVars, task
 
 from ansible_collections.homelab.immich.plugins.filter.library import external_libraries, external_library_paths
 
@@ -107,10 +107,15 @@ def test_job_worker_mounts_each_folder_read_only():
                 "srv": {"mesh_address": "10.0.0.1", "nfs_server_endpoint": {"readonly_paths": ["/srv/photos"]}}
             },
             "item": ["/srv/photos", "srv-photos"],
+            # the task's own vars: the one mount template serves the library and these folders
+            **task(
+                "roles/nfs_client/tasks/configure.yml",
+                "Write the mount units of the read-only folders (external libraries)",
+            )["vars"],
         },
     )
     assert role.value("nfs_client_readonly_mounts") == ["/srv/photos"]
-    text = role.render("readonly.mount.j2")
+    text = role.render("nfs.mount.j2")
     assert "What=10.0.0.1:/srv/photos\n" in text
     assert "Where=/srv/photos\n" in text
     options = next(line for line in text.splitlines() if line.startswith("Options=")).split("=", 1)[1].split(",")

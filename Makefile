@@ -11,11 +11,13 @@ SCENARIOS ?=
 
 .PHONY: test venv host image images ml-unit lint sanity unit integration validation molecule argspecs docs changelog demo demo-down demo-photos demo-status demo-sleep demo-wake demo-browse lock clean
 
-## test: everything CI runs (venv, host packages, test images, lint, unit, integration, validation, sanity, molecule).
-## The test images (long on a cold machine: the real Immich is built from source) build while the
-## checks that need no container run beside them (lint, pylint and pytest use one core each); the
-## checks that start containers (integration, validation) run after, on a quiet machine.
-test: venv host image
+## test: everything CI runs (venv, host packages, test images, lint, unit, integration, validation,
+## sanity, molecule). The venv and the host's packages and base images are made at once; the test
+## images (long on a cold machine: the real Immich is built from source) build while the checks that
+## need no container run beside them (lint, pylint and pytest use one core each); the checks that
+## start containers (integration, validation) run after them, on a quiet machine.
+test:
+	$(MAKE) --no-print-directory -j2 -O venv image
 	$(MAKE) --no-print-directory -o host -o image -j2 -O images lint argspecs unit sanity
 	$(MAKE) --no-print-directory -o host -o image -o images ml-unit integration validation molecule
 

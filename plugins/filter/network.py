@@ -26,13 +26,20 @@ def _dedupe(items):
     return out
 
 
-def ml_urls(worker_urls, balancer_url=None, fallback_url=None):
+def ml_urls(worker_urls, balancer_url=None, fallback_url=None, away_policy="cpu"):
     """Ordered ``machineLearning.urls`` for the Immich server.
 
     Immich uses the first healthy URL of the list (failover, not load balancing), so:
     two or more workers and a balancer -> [balancer, fallback]; otherwise the workers in
     order, then the local CPU fallback last. Empty and duplicate entries are dropped.
+
+    ``away_policy`` ``wait`` with one or more workers and a balancer -> [balancer] alone: Immich
+    walks one list for searches and jobs, so a job in flight when the workers vanish would fall
+    through to the fallback; the balancer itself sends search queries to the fallback and holds
+    image requests until a worker is back (role ml_balancer).
     """
+    if away_policy not in ("cpu", "wait"):
+        raise AnsibleFilterError("ml_urls: away_policy must be cpu or wait, got %r" % (away_policy,))
     if worker_urls is None:
         worker_urls = []
     if isinstance(worker_urls, str):
@@ -42,6 +49,8 @@ def ml_urls(worker_urls, balancer_url=None, fallback_url=None):
     workers = _dedupe(str(u).rstrip("/") for u in worker_urls if u)
     balancer = str(balancer_url).rstrip("/") if balancer_url else None
     fallback = str(fallback_url).rstrip("/") if fallback_url else None
+    if away_policy == "wait" and workers and balancer:
+        return [balancer]
     urls = [balancer] if len(workers) >= 2 and balancer else workers
     return _dedupe([*urls, fallback])
 

@@ -29,6 +29,32 @@ def test_ml_urls_no_fallback_and_string():
     assert network.ml_urls(None, BAL, None) == []
 
 
+@pytest.mark.parametrize(
+    ("workers", "balancer", "expected"),
+    [
+        # no worker: the fallback alone, as under cpu
+        ([], BAL, [FALLBACK]),
+        # one or more workers behind the balancer: the balancer alone (it holds jobs, sends searches to the fallback)
+        (["http://w1:3003"], BAL, [BAL]),
+        (["http://w1:3003", "http://w2:3003"], BAL, [BAL]),
+        # no balancer (state absent): as under cpu
+        (["http://w1:3003"], None, ["http://w1:3003", FALLBACK]),
+    ],
+)
+def test_ml_urls_wait(workers, balancer, expected):
+    assert network.ml_urls(workers, balancer, FALLBACK, "wait") == expected
+
+
+def test_ml_urls_cpu_is_the_default():
+    workers = ["http://w1:3003", "http://w2:3003"]
+    assert network.ml_urls(workers, BAL, FALLBACK, "cpu") == network.ml_urls(workers, BAL, FALLBACK) == [BAL, FALLBACK]
+
+
+def test_ml_urls_rejects_bad_policy():
+    with pytest.raises(AnsibleFilterError):
+        network.ml_urls(["http://w1:3003"], BAL, FALLBACK, "sleep")
+
+
 def test_ml_urls_rejects_bad_type():
     with pytest.raises(AnsibleFilterError):
         network.ml_urls(3, None, None)

@@ -859,6 +859,17 @@ class ActionModule(ActionBase):
                 "is present but the group ml_workers is empty",
                 "set ml_balancer_state: auto, or add ML workers",
             )
+        if (
+            ml
+            and self._value(server, "ml_balancer_state", "ml_balancer") == "absent"
+            and self._value(server, "immich_config_ml_away_policy", "immich_config") == "wait"
+        ):
+            self._problem(
+                server,
+                "ml_balancer_state",
+                "is absent but the away policy is wait: Immich would list only a balancer that does not run",
+                "set ml_balancer_state: auto, or immich_ml_away_policy: cpu",
+            )
         if not ml and self._value(server, "immich_config_ml_fallback_url", "immich_config") == "":
             self._problem(
                 server,

@@ -141,3 +141,25 @@ def test_native_postgres_is_refused_on_fedora(tmp_path):
     )
     assert rc != 0
     assert "- srv: postgres_mode is native on Fedora" in output and "postgres_mode: container" in output
+
+
+@pytest.mark.parametrize(("policy", "refused"), [("wait", True), ("cpu", False)])
+def test_away_policy_wait_needs_the_balancer(tmp_path, policy, refused):
+    rc, output = validate(
+        tmp_path,
+        {
+            "srv": (
+                "immich_server",
+                facts("debian-13"),
+                {"ml_balancer_state": "absent", "immich_ml_away_policy": policy},
+            ),
+            "laptop": ("ml_workers", facts("debian-13"), {}),
+        },
+    )
+    line = next((line for line in output.splitlines() if line.strip().startswith("- srv: ml_balancer_state")), "")
+    if refused:
+        assert rc != 0, output
+        assert "away policy is wait" in line and "Fix:" in line and "immich_ml_away_policy: cpu" in line, output
+    else:
+        assert rc == 0, output
+        assert not line

@@ -7,6 +7,8 @@ ml_probe.py spread URL COUNT CONCURRENCY
     -> {"counts": {server: requests it served during the run}, "errors": n}
 ml_probe.py stats
     -> {server: {"status": "UP"|"DOWN"|"DRAIN"|..., "served": total 2xx responses, "weight": w}}
+ml_probe.py servers
+    -> {"backend/server": {"status": ..., "sessions": total sessions, "2xx": total 2xx responses}}, every backend
 ml_probe.py failover URL [URL ...]
     one request, trying the URLs in order like the server walks machineLearning.urls
     -> {"url": the URL that answered or null, "tried": [[url, error], ...]}
@@ -25,7 +27,8 @@ SOCKET = "/run/haproxy/admin.sock"
 BACKEND = "immich_ml_workers"
 
 
-def stats():
+def server_rows():
+    """HAProxy's `show stat` rows of the servers (every backend, no FRONTEND/BACKEND summary rows)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(SOCKET)
         sock.sendall(b"show stat\n")
@@ -33,10 +36,25 @@ def stats():
         while chunk := sock.recv(65536):
             data += chunk
     rows = csv.DictReader(data.decode().lstrip("# ").splitlines())
+    return [r for r in rows if r["svname"] not in ("FRONTEND", "BACKEND")]
+
+
+def stats():
     return {
         r["svname"]: {"status": r["status"], "served": int(r["hrsp_2xx"] or 0), "weight": int(r["weight"] or 0)}
-        for r in rows
-        if r["pxname"] == BACKEND and r["svname"] not in ("FRONTEND", "BACKEND")
+        for r in server_rows()
+        if r["pxname"] == BACKEND
+    }
+
+
+def servers():
+    return {
+        r["pxname"] + "/" + r["svname"]: {
+            "status": r["status"],
+            "sessions": int(r["stot"] or 0),
+            "2xx": int(r["hrsp_2xx"] or 0),
+        }
+        for r in server_rows()
     }
 
 
@@ -88,6 +106,8 @@ def main(argv):
         out = spread(argv[1], int(argv[2]), int(argv[3]))
     elif argv == ["stats"]:
         out = stats()
+    elif argv == ["servers"]:
+        out = servers()
     elif argv[:1] == ["failover"] and len(argv) > 1:
         out = failover(argv[1:])
     else:

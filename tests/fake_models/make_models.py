@@ -165,8 +165,16 @@ def make_clip_textual(path: Path, vocab_size: int, embed_dim: int, seed: int) ->
     _save(graph, path)
 
 
-def make_clip_visual(path: Path, embed_dim: int, seed: int, size: int = 224) -> None:
-    """image float32 [1,3,224,224] -> embedding float32 [1,embed_dim]: 32x32 patches, projection."""
+SLOW_ROWS, SLOW_WIDTH = 1024, 512  # one unit of --visual-work: a [1024,512] x [512,512] MatMul (268 M multiply-adds)
+
+
+def make_clip_visual(path: Path, embed_dim: int, seed: int, size: int = 224, work: int = 0) -> None:
+    """image float32 [1,3,224,224] -> embedding float32 [1,embed_dim]: 32x32 patches, projection.
+
+    work > 0 makes a slow model (a worker that takes its time, for tests that must catch a batch in
+    flight): a chain of `work` MatMul+Tanh units that depends on the image, added to the embedding
+    times zero, so the output is the same as without it and only the time differs.
+    """
     rng = np.random.default_rng(seed)
     patch, channels = 32, 4
     features = channels * (size // patch) ** 2
@@ -181,27 +189,50 @@ def make_clip_visual(path: Path, embed_dim: int, seed: int, size: int = 224) -> 
         ),
         helper.make_node("Relu", ["patches"], ["patches_act"], name="act"),
         helper.make_node("Flatten", ["patches_act"], ["flat"], name="flatten", axis=1),
-        helper.make_node("MatMul", ["flat", "visual_projection"], ["embedding"], name="projection"),
     ]
+    inits = [
+        _init(rng, "patch_w", (channels, 3, patch, patch), 1.0 / np.sqrt(3 * patch * patch)),
+        _init(rng, "patch_b", (channels,), 0.1),
+        _init(rng, "visual_projection", (features, embed_dim), 1.0 / np.sqrt(features)),
+    ]
+    if work > 0:
+        nodes += [
+            helper.make_node("ReduceMean", ["flat"], ["work_seed"], name="work_seed", keepdims=1),
+            helper.make_node("Mul", ["work_start", "work_seed"], ["work_0"], name="work_start"),
+        ]
+        for i in range(work):
+            nodes += [
+                helper.make_node("MatMul", [f"work_{i}", "work_w"], [f"work_mm_{i}"], name=f"work_mm_{i}"),
+                helper.make_node("Tanh", [f"work_mm_{i}"], [f"work_{i + 1}"], name=f"work_tanh_{i}"),
+            ]
+        nodes += [
+            helper.make_node("ReduceMean", [f"work_{work}"], ["work_mean"], name="work_mean", keepdims=0),
+            helper.make_node("Mul", ["work_mean", "work_zero"], ["work_nothing"], name="work_nothing"),
+            helper.make_node("MatMul", ["flat", "visual_projection"], ["projected"], name="projection"),
+            helper.make_node("Add", ["projected", "work_nothing"], ["embedding"], name="embedding"),
+        ]
+        inits += [
+            _init(rng, "work_start", (SLOW_ROWS, SLOW_WIDTH), 1.0),
+            _init(rng, "work_w", (SLOW_WIDTH, SLOW_WIDTH), 1.0 / np.sqrt(SLOW_WIDTH)),
+            _const("work_zero", np.float32(0.0)),
+        ]
+    else:
+        nodes.append(helper.make_node("MatMul", ["flat", "visual_projection"], ["embedding"], name="projection"))
     graph = helper.make_graph(
         nodes,
         "clip_visual",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, embed_dim])],
-        [
-            _init(rng, "patch_w", (channels, 3, patch, patch), 1.0 / np.sqrt(3 * patch * patch)),
-            _init(rng, "patch_b", (channels,), 0.1),
-            _init(rng, "visual_projection", (features, embed_dim), 1.0 / np.sqrt(features)),
-        ],
+        inits,
     )
     _save(graph, path)
 
 
-def make_clip(root: Path, name: str, embed_dim: int) -> None:
+def make_clip(root: Path, name: str, embed_dim: int, visual_work: int = 0) -> None:
     model_dir = root / "clip" / name
     vocab_size = make_clip_tokenizer(model_dir / "textual")
     make_clip_textual(model_dir / "textual" / "model.onnx", vocab_size, embed_dim, seed=1)
-    make_clip_visual(model_dir / "visual" / "model.onnx", embed_dim, seed=2)
+    make_clip_visual(model_dir / "visual" / "model.onnx", embed_dim, seed=2, work=visual_work)
     _write_json(
         model_dir / "config.json",
         {
@@ -440,10 +471,11 @@ def make_all(
     clip_dim: int = DEFAULT_CLIP_DIM,
     face: str = DEFAULT_FACE,
     ocr: str = DEFAULT_OCR,
+    visual_work: int = 0,
 ) -> list[Path]:
     """Write the whole cache tree under root; returns the files written (sorted)."""
     root = Path(root)
-    make_clip(root, clip, clip_dim)
+    make_clip(root, clip, clip_dim, visual_work)
     make_face(root, face)
     make_ocr(root, ocr)
     return sorted(p for p in root.rglob("*") if p.is_file())
@@ -456,9 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-dim", type=int, default=DEFAULT_CLIP_DIM, help="CLIP embedding size (default: 512)")
     parser.add_argument("--face", default=DEFAULT_FACE, help="facial recognition model name (default: %(default)s)")
     parser.add_argument("--ocr", default=DEFAULT_OCR, help="OCR model name (default: %(default)s)")
+    parser.add_argument(
+        "--visual-work",
+        type=int,
+        default=0,
+        help="make the CLIP visual model slow: N MatMul units of 268 M multiply-adds each, same output (default: 0)",
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
-    files = make_all(args.output_dir, args.clip, args.clip_dim, args.face, args.ocr)
+    files = make_all(args.output_dir, args.clip, args.clip_dim, args.face, args.ocr, args.visual_work)
     total = 0
     for f in files:
         size = f.stat().st_size

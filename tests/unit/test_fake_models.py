@@ -141,6 +141,23 @@ def test_clip_visual(cache):
     assert a != b
 
 
+def test_clip_visual_slow_gives_the_same_embedding_later(cache, tmp_path):
+    """--visual-work N: the same embeddings (the work is added times zero), only slower."""
+    make_models.make_all(tmp_path, visual_work=40)
+    fast = model(cache, CLIP, ModelType.VISUAL, ModelTask.SEARCH)
+    slow = model(tmp_path, CLIP, ModelType.VISUAL, ModelTask.SEARCH)
+    image = jpeg(seed=3)
+    fast.predict(image), slow.predict(image)  # load both sessions first
+    start = time.monotonic()
+    a = orjson.loads(fast.predict(image))
+    fast_s = time.monotonic() - start
+    start = time.monotonic()
+    b = orjson.loads(slow.predict(image))
+    slow_s = time.monotonic() - start
+    assert a == b
+    assert slow_s > fast_s + 0.02, (fast_s, slow_s)
+
+
 def test_facial_recognition_finds_one_face_and_embeds_it(cache):
     before = digests(cache)
     det = model(cache, FACE, ModelType.DETECTION, ModelTask.FACIAL_RECOGNITION, minScore=0.7)

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from rolerender import RoleVars
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "fleet"
@@ -504,3 +505,42 @@ def test_watcher_process_pauses_wakes_resumes_requeues(tmp_path):
     assert "queued the missing faceDetection jobs again" in out
     assert FakeImmich.key not in out
     assert json.loads((tmp_path / "state.json").read_text())["paused"] == []
+
+
+@pytest.mark.parametrize(
+    ("role", "policy", "workers", "agent", "fallback_agent"),
+    [
+        ("worker", "wait", ["w1"], True, ""),
+        ("worker", "cpu", ["w1"], True, "127.0.0.1:3005"),
+        # under wait the fallback takes no batch work: no agent on the server
+        ("fallback", "wait", ["w1"], False, ""),
+        # under cpu the server's fallback reports its heat, and the watcher asks it (a hot server waits)
+        ("fallback", "cpu", ["w1"], True, "127.0.0.1:3005"),
+        # no workers: nothing to wait for
+        ("fallback", "cpu", [], False, "127.0.0.1:3005"),
+    ],
+)
+def test_the_servers_own_agent_runs_under_cpu_with_workers(role, policy, workers, agent, fallback_agent):
+    groups = {"all": ["host1", *workers], "ml_workers": workers}
+    extra = {"immich_ml_role": role, "immich_ml_away_policy": policy}
+    assert RoleVars("immich_ml", extra=extra, groups=groups).value("immich_ml_agent | bool") is agent
+    fleet = RoleVars("ml_fleet", extra={"immich_ml_away_policy": policy}, groups=groups)
+    assert fleet.value("ml_fleet_fallback_agent") == fallback_agent
+
+
+@pytest.mark.parametrize(
+    ("policy", "workers", "rootless", "published"),
+    [
+        ("wait", ["w1"], False, ["127.0.0.1"]),
+        ("cpu", ["w1"], False, []),
+        ("wait", [], False, []),
+        # a rootless server's balancer holds nothing and sends nothing to the fallback (role ml_balancer)
+        ("wait", ["w1"], True, []),
+    ],
+)
+def test_the_fallback_is_published_on_loopback_only_for_the_balancers_hold(policy, workers, rootless, published):
+    groups = {"all": ["host1", *workers], "ml_workers": workers}
+    extra = {"immich_ml_role": "fallback", "immich_ml_away_policy": policy, "container_engine_rootless": rootless}
+    assert RoleVars("immich_ml", extra=extra, groups=groups).value("immich_ml_publish_addresses") == published
+    balancer = RoleVars("ml_balancer", extra={"immich_ml_away_policy": policy, "container_engine_rootless": rootless})
+    assert balancer.value("__ml_balancer_hold | bool") is (policy == "wait" and not rootless)
